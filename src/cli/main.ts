@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/** The command table; the work lives in the library (src/api.ts). */
+import { Command, CommanderError, Option } from 'commander';
+import { OtpfixError, errorMessage } from '../core/errors.js';
+import { explainCommand } from './commands/explain.js';
+import { fixCommand } from './commands/fix.js';
+import { rulesCommand } from './commands/rules.js';
+import { scanCommand, SCAN_FORMATS } from './commands/scan.js';
+import { colorsFor, processIo, type Io } from './output.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
+
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('otpfix')
+    .description('Find and fix concurrency, performance and resource-management flaws in Elixir/OTP code.')
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .exitOverride();
+
+  const common = (cmd: Command) =>
+    cmd
+      .argument('[paths...]', 'files or directories to analyse (default: the config include list, or .)')
+      .option('-r, --rule <id>', 'only this rule (repeat or comma-separate for several)', collect)
+      .option('-c, --config <file>', 'config file (default: .otpfix.json found upwards from here)');
+
+  common(program.command('scan'))
+    .description('report findings; exit 0 when none, 1 when some, 2 on usage or config errors, 3 on I/O errors')
+    .addOption(new Option('-f, --format <format>', 'output format').choices([...SCAN_FORMATS]).default('text'))
+    .action(async (paths: string[], opts) => {
+      setExit(await scanCommand({ paths, cwd: process.cwd(), rules: opts.rule, configFile: opts.config, format: opts.format }, io));
+    });
+
+  common(program.command('fix'))
+    .description('rewrite findings: approve each change on a terminal, or use --yes / --dry-run / --patch')
+    .option('--dry-run', 'print the changes as a unified diff; write nothing')
+    .option('-y, --yes', 'apply every verified change without asking')
+    .option('--patch <file>', 'write the changes to a patch file (for git apply); change no source')
+    .option('--check', 'write nothing; exit 1 when changes would be made (for CI)')
+    .action(async (paths: string[], opts) => {
+      setExit(
+        await fixCommand(
+          {
+            paths,
+            cwd: process.cwd(),
+            rules: opts.rule,
+            configFile: opts.config,
+            dryRun: opts.dryRun,
+            yes: opts.yes,
+            patch: opts.patch,
+            check: opts.check,
+            interactive: !!process.stdin.isTTY && !!process.stdout.isTTY,
+          },
+          io,
+        ),
+      );
+    });
+
+  program
+    .command('rules')
+    .description('list the rules')
+    .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action((opts) => setExit(rulesCommand(opts, io)));
+
+  program
+    .command('explain')
+    .description('explain a rule: what it finds, why it matters in OTP terms, how it fixes it')
+    .argument('<rule>', 'rule id (see otpfix rules)')
+    .action((id: string) => setExit(explainCommand(id, io)));
+
+  return program;
+}
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => (code = c));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    const c = colorsFor(io.stderr);
+    if (err instanceof OtpfixError) {
+      io.err(`${c.red('otpfix:')} ${err.message}`);
+      if (err.hint) io.err(c.dim(err.hint));
+      return err.exitCode;
+    }
+    if (err && typeof err === 'object' && 'name' in err && err.name === 'ExitPromptError') {
+      io.err('interrupted; nothing was written.');
+      return 130;
+    }
+    io.err(`${c.red('otpfix: internal error:')} ${errorMessage(err)}`);
+    if (process.env.OTPFIX_DEBUG) io.err(String((err as Error)?.stack));
+    return 3;
+  }
+}
+
+const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (invokedDirectly || process.env.OTPFIX_BIN === '1') {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

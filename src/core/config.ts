@@ -1,0 +1,139 @@
+/**
+ * Configuration: `.otpfix.json` found upwards from the working directory, plus command-line choices.
+ * Every key is validated; a bad one is a config error that names it.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { configError, errorMessage } from './errors.js';
+import { SEVERITIES, type AnyTransform, type OptionSpec, type Severity } from './types.js';
+
+export const CONFIG_FILE = '.otpfix.json';
+
+export interface RuleConfig {
+  enabled?: boolean;
+  severity?: Severity;
+  options?: Record<string, unknown>;
+}
+
+export interface Config {
+  /** Where the config came from (undefined: defaults only). */
+  source?: string;
+  rules: Record<string, RuleConfig>;
+  include: string[];
+  exclude: string[];
+}
+
+/** A transform with its options resolved for this run. */
+export interface ActiveRule {
+  transform: AnyTransform;
+  options: Record<string, unknown>;
+  /** Replaces the rule's default severity in findings (lowered, unproven findings keep theirs). */
+  severity: Severity;
+}
+
+export function findConfigFile(cwd: string): string | undefined {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, CONFIG_FILE);
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+export function loadConfig(file: string | undefined): Config {
+  const config: Config = { rules: {}, include: [], exclude: [] };
+  if (!file) return config;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw configError(`cannot read config ${file}: ${errorMessage(err)}`);
+  }
+  config.source = file;
+  if (!isObject(raw)) throw configError(`${file}: the config must be a JSON object`);
+  for (const key of Object.keys(raw))
+    if (!['rules', 'include', 'exclude', '$schema'].includes(key))
+      throw configError(`${file}: unknown key "${key}"`, 'Known keys: rules, include, exclude.');
+  for (const key of ['include', 'exclude'] as const) {
+    const value = raw[key];
+    if (value === undefined) continue;
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string'))
+      throw configError(`${file}: "${key}" must be an array of glob strings`);
+    config[key] = value as string[];
+  }
+  if (raw.rules !== undefined) {
+    if (!isObject(raw.rules)) throw configError(`${file}: "rules" must be an object keyed by rule id`);
+    for (const [id, value] of Object.entries(raw.rules)) {
+      if (value === 'off' || value === false) config.rules[id] = { enabled: false };
+      else if (value === 'on' || value === true) config.rules[id] = { enabled: true };
+      else if (isObject(value)) {
+        for (const k of Object.keys(value))
+          if (!['enabled', 'severity', 'options'].includes(k))
+            throw configError(`${file}: rules.${id}: unknown key "${k}"`, 'Known keys: enabled, severity, options.');
+        if (value.severity !== undefined && !SEVERITIES.includes(value.severity as Severity))
+          throw configError(`${file}: rules.${id}.severity must be one of ${SEVERITIES.join(', ')}`);
+        if (value.options !== undefined && !isObject(value.options))
+          throw configError(`${file}: rules.${id}.options must be an object`);
+        config.rules[id] = {
+          enabled: value.enabled === undefined ? undefined : Boolean(value.enabled),
+          severity: value.severity as Severity | undefined,
+          options: value.options as Record<string, unknown> | undefined,
+        };
+      } else throw configError(`${file}: rules.${id} must be "off", "on" or an object`);
+    }
+  }
+  return config;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Defaults merged with given values; unknown keys and wrong types are config errors. */
+export function resolveOptions(transform: AnyTransform, given: Record<string, unknown> = {}, where = 'options'): Record<string, unknown> {
+  const resolved: Record<string, unknown> = {};
+  for (const key of Object.keys(given))
+    if (!(key in transform.options))
+      throw configError(
+        `${where}: rule ${transform.id} has no option "${key}"`,
+        Object.keys(transform.options).length ? `Its options: ${Object.keys(transform.options).join(', ')}.` : 'It takes no options.',
+      );
+  for (const [key, spec] of Object.entries(transform.options)) {
+    const value = key in given ? given[key] : spec.default;
+    const problem = checkType(spec, value) ?? spec.validate?.(value);
+    if (problem) throw configError(`${where}: ${transform.id}.${key} ${problem}`);
+    resolved[key] = value;
+  }
+  return resolved;
+}
+
+function checkType(spec: OptionSpec, value: unknown): string | undefined {
+  switch (spec.type) {
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) ? undefined : 'must be a number';
+    case 'string':
+      return typeof value === 'string' ? undefined : 'must be a string';
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : 'must be true or false';
+    case 'string[]':
+      return Array.isArray(value) && value.every((v) => typeof v === 'string') ? undefined : 'must be an array of strings';
+  }
+}
+
+export interface RuleSelection {
+  /** `--rule` ids: only these run (validated against the registry). */
+  only?: string[];
+}
+
+export function activeRules(registry: AnyTransform[], config: Config, selection: RuleSelection = {}): ActiveRule[] {
+  const known = new Set(registry.map((t) => t.id));
+  for (const id of [...Object.keys(config.rules), ...(selection.only ?? [])])
+    if (!known.has(id))
+      throw configError(`unknown rule "${id}"${config.rules[id] ? ` in ${config.source}` : ''}`, 'Run `otpfix rules` to list the rules.');
+  return registry
+    .filter((t) => (selection.only?.length ? selection.only.includes(t.id) : config.rules[t.id]?.enabled !== false))
+    .map((t) => ({
+      transform: t,
+      options: resolveOptions(t, config.rules[t.id]?.options, config.source ?? 'options'),
+      severity: config.rules[t.id]?.severity ?? t.severity,
+    }));
+}

@@ -1,0 +1,223 @@
+/**
+ * The engine: runs detection, asks a rule for its fix, and verifies it before anyone sees it —
+ * edits applied together or not at all, overlaps rejected, the result re-parsed, and the rule
+ * re-run on the result (the fixed finding must not come back).
+ */
+import type { ActiveRule } from './config.js';
+import { applyEdits, findConflict } from './edit.js';
+import { errorMessage } from './errors.js';
+import { dominantEol } from './files.js';
+import { buildFileModel, type FileModel } from './model/module.js';
+import { parseElixir, syntaxProblems } from './parse.js';
+import { positionOf } from './position.js';
+import type { Edit, Finding } from './types.js';
+import type { Workspace } from './workspace.js';
+
+export interface RuleProblem {
+  file: string;
+  ruleId: string;
+  message: string;
+}
+
+export interface DetectResult {
+  findings: Finding[];
+  problems: RuleProblem[];
+}
+
+export function detectFile(ws: Workspace, file: FileModel, rules: ActiveRule[]): DetectResult {
+  const findings: Finding[] = [];
+  const problems: RuleProblem[] = [];
+  for (const rule of rules) {
+    try {
+      for (const f of rule.transform.detect({ file, project: ws.index, options: rule.options }))
+        findings.push(f.severity === rule.transform.severity ? { ...f, severity: rule.severity } : f);
+    } catch (err) {
+      problems.push({ file: file.path, ruleId: rule.transform.id, message: `rule crashed: ${errorMessage(err)}` });
+    }
+  }
+  findings.sort(byPosition);
+  return { findings, problems };
+}
+
+export function detectAll(ws: Workspace, rules: ActiveRule[]): DetectResult {
+  const findings: Finding[] = [];
+  const problems: RuleProblem[] = [];
+  for (const file of ws.files) {
+    const r = detectFile(ws, file, rules);
+    findings.push(...r.findings);
+    problems.push(...r.problems);
+  }
+  return { findings, problems };
+}
+
+function byPosition(a: Finding, b: Finding): number {
+  return a.file.localeCompare(b.file) || a.start - b.start || a.ruleId.localeCompare(b.ruleId);
+}
+
+export interface ChangedFile {
+  path: string;
+  relPath: string;
+  before: string;
+  after: string;
+}
+
+export interface Change {
+  finding: Finding;
+  rule: ActiveRule;
+  edits: Edit[];
+  files: ChangedFile[];
+  notes: string[];
+  /** The workspace with this change applied. */
+  result: Workspace;
+}
+
+export interface FixFailure {
+  finding: Finding;
+  rule: ActiveRule;
+  reason: string;
+  /** True when the rule itself declined (detect-only for this instance) rather than failing verification. */
+  declined: boolean;
+}
+
+export function isChange(x: Change | FixFailure): x is Change {
+  return 'files' in x;
+}
+
+export function proposeFix(ws: Workspace, finding: Finding, rule: ActiveRule): Change | FixFailure {
+  const fail = (reason: string, declined = false): FixFailure => ({ finding, rule, reason, declined });
+  const transform = rule.transform;
+  if (!transform.fix || !finding.fixable) return fail('this rule does not rewrite this finding (detect only)', true);
+  const file = ws.file(finding.file);
+  if (!file) return fail('the file is not part of this run');
+  let result;
+  try {
+    result = transform.fix(finding, { file, project: ws.index, options: rule.options });
+  } catch (err) {
+    return fail(`the fix crashed: ${errorMessage(err)}`);
+  }
+  if ('skip' in result) return fail(result.skip, true);
+  const { edits } = result;
+  if (!edits.length) return fail('the fix produced no edits');
+  const conflict = findConflict(edits);
+  if (conflict) return fail(`the fix's edits overlap (offsets ${conflict[0].start} and ${conflict[1].start})`);
+
+  const byFile = new Map<string, Edit[]>();
+  for (const e of edits) byFile.set(e.file, [...(byFile.get(e.file) ?? []), e]);
+  const models = new Map<string, FileModel>();
+  const files: ChangedFile[] = [];
+  for (const [path, fileEdits] of byFile) {
+    const target = ws.file(path);
+    if (!target) return fail(`the fix edits ${path}, which is not part of this run`);
+    const after = applyEdits(target.text, fileEdits, dominantEol(target.text));
+    if (after === target.text) continue;
+    const tree = parseElixir(after);
+    const problem = syntaxProblems(tree, 1)[0];
+    if (problem)
+      return fail(`the rewrite of ${target.relPath} would not parse (line ${problem.line}, column ${problem.column}); dropped`);
+    models.set(path, buildFileModel({ path, relPath: target.relPath, text: after }, tree));
+    files.push({ path, relPath: target.relPath, before: target.text, after });
+  }
+  if (!files.length) return fail('the fix changes nothing');
+
+  const next = ws.withModels(models);
+  for (const path of new Set([finding.file, ...models.keys()])) {
+    const model = next.file(path)!;
+    let again: Finding[];
+    try {
+      again = transform.detect({ file: model, project: next.index, options: rule.options });
+    } catch (err) {
+      return fail(`re-running the rule on the result crashed: ${errorMessage(err)}`);
+    }
+    if (again.some((f) => f.key === finding.key))
+      return fail('after the rewrite the rule still reports this finding; dropped');
+  }
+  return { finding, rule, edits, files, notes: result.notes ?? [], result: next };
+}
+
+export type Decision = 'yes' | 'no' | 'quit';
+
+export interface SessionHooks {
+  /** Asked once per verified change; `pending` counts the fixable findings not yet decided. */
+  decide(change: Change, pending: number): Promise<Decision> | Decision;
+  /** Told about each fix that failed verification or that the rule declined. */
+  onFailure?(failure: FixFailure): void;
+}
+
+export interface SessionResult {
+  workspace: Workspace;
+  applied: Change[];
+  rejected: Change[];
+  failed: FixFailure[];
+  /** Findings left as they are because their rule does not fix them. */
+  detectOnly: Finding[];
+  problems: RuleProblem[];
+  quit: boolean;
+}
+
+/**
+ * Walk the fixable findings in file order. Each change is computed on the workspace as it is after
+ * every earlier accepted change, so accepted edits never go stale; after an accept, only the files
+ * it touched are re-detected.
+ */
+export async function runFixSession(start: Workspace, rules: ActiveRule[], hooks: SessionHooks): Promise<SessionResult> {
+  let ws = start;
+  const ruleById = new Map(rules.map((r) => [r.transform.id, r]));
+  const initial = detectAll(ws, rules);
+  const problems = [...initial.problems];
+  const byFile = new Map<string, Finding[]>();
+  for (const f of initial.findings) byFile.set(f.file, [...(byFile.get(f.file) ?? []), f]);
+  const decided = new Set<string>();
+  const id = (f: Finding) => `${f.ruleId}\u0000${f.file}\u0000${f.key}`;
+  const session: SessionResult = { workspace: ws, applied: [], rejected: [], failed: [], detectOnly: [], problems, quit: false };
+  for (const f of initial.findings) if (!f.fixable) (session.detectOnly.push(f), decided.add(id(f)));
+
+  const pendingFindings = () => [...byFile.values()].flat().filter((f) => !decided.has(id(f)));
+  for (let pending = pendingFindings(); pending.length; pending = pendingFindings()) {
+    const finding = pending.sort(byPosition)[0];
+    decided.add(id(finding));
+    const proposal = proposeFix(ws, finding, ruleById.get(finding.ruleId)!);
+    if (!isChange(proposal)) {
+      if (proposal.declined) session.detectOnly.push({ ...finding, message: `${finding.message} (not rewritten: ${proposal.reason})` });
+      else session.failed.push(proposal);
+      hooks.onFailure?.(proposal);
+      continue;
+    }
+    const decision = await hooks.decide(proposal, pending.length);
+    if (decision === 'quit') {
+      session.quit = true;
+      break;
+    }
+    if (decision === 'no') {
+      session.rejected.push(proposal);
+      continue;
+    }
+    session.applied.push(proposal);
+    ws = proposal.result;
+    for (const changed of proposal.files) {
+      const model = ws.file(changed.path)!;
+      const redetected = detectFile(ws, model, rules);
+      problems.push(...redetected.problems);
+      byFile.set(changed.path, redetected.findings);
+      for (const f of redetected.findings) if (!f.fixable && !decided.has(id(f))) (session.detectOnly.push(f), decided.add(id(f)));
+    }
+  }
+  session.workspace = ws;
+  return session;
+}
+
+/** Findings with 1-based line/column ranges, for reporters. */
+export interface LocatedFinding extends Finding {
+  relPath: string;
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
+}
+
+export function locate(ws: Workspace, finding: Finding): LocatedFinding {
+  const file = ws.file(finding.file);
+  const text = file?.text ?? '';
+  const start = positionOf(text, finding.start);
+  const end = positionOf(text, finding.end);
+  return { ...finding, relPath: file?.relPath ?? finding.file, line: start.line, column: start.column, endLine: end.line, endColumn: end.column };
+}

@@ -1,0 +1,45 @@
+import Parser from 'tree-sitter';
+import Elixir from 'tree-sitter-elixir';
+
+export type SyntaxNode = Parser.SyntaxNode;
+export type Tree = Parser.Tree;
+
+// One parser per thread: tree-sitter parsers are cheap to reuse and not thread-safe.
+let parser: Parser | undefined;
+
+export function parseElixir(text: string): Tree {
+  if (!parser) {
+    parser = new Parser();
+    parser.setLanguage(Elixir as unknown as Parser.Language);
+  }
+  // bufferSize above the text length avoids node-tree-sitter's chunked-read limit on large files.
+  return parser.parse(text, undefined, { bufferSize: text.length * 2 + 1024 });
+}
+
+export interface SyntaxProblem {
+  line: number;
+  column: number;
+  kind: 'error' | 'missing';
+  text: string;
+}
+
+/** The syntax errors of a tree, first first; an empty list means the file parsed cleanly. */
+export function syntaxProblems(tree: Tree, limit = 5): SyntaxProblem[] {
+  const problems: SyntaxProblem[] = [];
+  const visit = (node: SyntaxNode): void => {
+    if (problems.length >= limit) return;
+    if (node.isError || node.isMissing) {
+      problems.push({
+        line: node.startPosition.row + 1,
+        column: node.startPosition.column + 1,
+        kind: node.isMissing ? 'missing' : 'error',
+        text: node.isMissing ? node.type : node.text.slice(0, 40),
+      });
+      return;
+    }
+    if (!node.hasError) return;
+    for (const child of node.children) visit(child);
+  };
+  visit(tree.rootNode);
+  return problems;
+}

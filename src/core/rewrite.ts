@@ -1,0 +1,156 @@
+/**
+ * Building blocks for fixes: text edits laid out as `mix format` would lay them out, with the
+ * indentation taken from the anchor line.
+ */
+import type { Clause, FileModel, FunctionDef, ModuleDef } from './model/module.js';
+import type { SyntaxNode } from './parse.js';
+import { blockStatements, codeChildren, indentAt, indentLines, keywordPairs, lineStart } from './query.js';
+import type { Edit } from './types.js';
+
+export const INDENT = '  ';
+
+export function replaceNode(file: FileModel, node: SyntaxNode, text: string): Edit {
+  return { file: file.path, start: node.startIndex, end: node.endIndex, text };
+}
+
+export function insertAt(file: FileModel, offset: number, text: string): Edit {
+  return { file: file.path, start: offset, end: offset, text };
+}
+
+/**
+ * Add `key: value` to a keyword list (`[a: 1]`, `[]`, or a bare `a: 1` tail). Multi-line lists get
+ * the pair on a line of its own, as the formatter keeps them one pair per line.
+ */
+export function addKeyword(file: FileModel, node: SyntaxNode, key: string, value: string): Edit | undefined {
+  const pairs = keywordPairs(node);
+  if (!pairs) return undefined;
+  if (pairs.length === 0) return replaceNode(file, node, `[${key}: ${value}]`);
+  const last = pairs[pairs.length - 1].pair;
+  const first = pairs[0].pair;
+  const multiLine = pairs.length > 1 && last.startPosition.row !== first.startPosition.row;
+  const sep = multiLine ? `,\n${indentAt(file.text, last.startIndex)}` : ', ';
+  return insertAt(file, last.endIndex, `${sep}${key}: ${value}`);
+}
+
+/** Wrap an options expression so it carries a default: `Keyword.put_new(opts, :key, value)`. */
+export function keywordPutNew(file: FileModel, expr: SyntaxNode, key: string, value: string): Edit {
+  return replaceNode(file, expr, `Keyword.put_new(${expr.text}, :${key}, ${value})`);
+}
+
+/** The statements of a clause body (`do` block or `do:` value as one statement). */
+export function bodyStatements(clause: Clause): SyntaxNode[] {
+  if (!clause.body) return [];
+  return clause.oneLiner ? [clause.body] : blockStatements(clause.body);
+}
+
+/**
+ * Where text placed before a definition belongs: above its `@impl`/`@doc`/`@spec` attributes and the
+ * comments directly attached to it, so those stay with the function they describe.
+ */
+export function definitionStart(file: FileModel, def: SyntaxNode): number {
+  let start = def.startIndex;
+  for (let prev = def.previousSibling; prev; prev = prev.previousSibling) {
+    const attached = prev.type === 'comment' || (prev.type === 'unary_operator' && prev.child(0)?.type === '@' && /^@(impl|doc|spec)\b/.test(prev.text));
+    // Only when nothing but whitespace separates it from what follows (no blank line for comments).
+    const gap = file.text.slice(prev.endIndex, start);
+    if (!attached || gap.trim() !== '' || (prev.type === 'comment' && /\n\s*\n/.test(gap))) break;
+    start = prev.startIndex;
+  }
+  return lineStart(file.text, start);
+}
+
+/** Offset just after the end of a definition's last line (after its newline). */
+export function definitionEnd(file: FileModel, def: SyntaxNode): number {
+  const nl = file.text.indexOf('\n', def.endIndex);
+  return nl === -1 ? file.text.length : nl + 1;
+}
+
+/** A clause whose first parameter matches anything (`_`, `_msg`, `msg`): a catch-all. */
+export function isCatchAll(clause: Clause): boolean {
+  const first = clause.params[0];
+  return !clause.guard && first?.type === 'identifier';
+}
+
+/**
+ * Where a new clause of `name/arity` goes: before the first catch-all clause, else after the last
+ * clause of that function; when the function does not exist yet, after `after` (or at the end).
+ * Returns the offset and whether the new clause starts a new function (so it may need `@impl`).
+ */
+export function newClausePlacement(
+  file: FileModel,
+  mod: ModuleDef,
+  key: string,
+  after?: FunctionDef,
+): { offset: number; before: boolean; newFunction: boolean } {
+  const existing = mod.functions.get(key);
+  if (existing && existing.clauses.length) {
+    const catchAll = existing.clauses.find(isCatchAll);
+    if (catchAll) return { offset: definitionStart(file, catchAll.node), before: true, newFunction: false };
+    const last = existing.clauses[existing.clauses.length - 1];
+    return { offset: definitionEnd(file, last.node), before: false, newFunction: false };
+  }
+  const anchor = after?.clauses[after.clauses.length - 1]?.node ?? lastDefinition(mod);
+  if (anchor) return { offset: definitionEnd(file, anchor), before: false, newFunction: true };
+  const end = mod.body.lastChild!; // `end`
+  return { offset: lineStart(file.text, end.startIndex), before: true, newFunction: true };
+}
+
+function lastDefinition(mod: ModuleDef): SyntaxNode | undefined {
+  const defs = codeChildren(mod.body).filter((n) => n.type === 'call' && /^defp?$/.test(n.childForFieldName('target')?.text ?? ''));
+  return defs[defs.length - 1];
+}
+
+/** Lay out a function clause (given without indentation) for insertion at `placement`. */
+export function clauseText(code: string, indent: string, placement: { before: boolean; newFunction: boolean }, impl: boolean): string {
+  const body = indentLines((impl && placement.newFunction ? '@impl true\n' : '') + code.trimEnd(), indent);
+  return placement.before ? `${body}\n\n` : `\n${body}\n`;
+}
+
+/** The indentation of a module's direct members. */
+export function memberIndent(file: FileModel, mod: ModuleDef): string {
+  const first = codeChildren(mod.body)[0];
+  return first ? indentAt(file.text, first.startIndex) : indentAt(file.text, mod.node.startIndex) + INDENT;
+}
+
+/** The formatter's default line length. */
+export const LINE_LENGTH = 98;
+
+export function displayWidth(line: string): number {
+  return [...line].length;
+}
+
+/** The length of the line holding `offset` once `inserted` characters are added on it. */
+export function lineWidthAfter(text: string, offset: number, insertedWidth: number): number {
+  const start = lineStart(text, offset);
+  const nl = text.indexOf('\n', offset);
+  return displayWidth(text.slice(start, nl === -1 ? text.length : nl).replace(/\r$/, '')) + insertedWidth;
+}
+
+/**
+ * A `def f(x), do: expr` that no longer fits on its line is laid out by the formatter as
+ * `def f(x),\n    do: expr`; this is the edit that does that, when the `do:` shares the long line.
+ */
+export function breakLongOneLiner(file: FileModel, clause: Clause, insertedAt: number, insertedWidth: number): Edit | undefined {
+  if (!clause.oneLiner || !clause.body) return undefined;
+  const keywords = clause.body.parent?.parent; // value → pair → keywords
+  if (keywords?.type !== 'keywords') return undefined;
+  if (lineWidthAfter(file.text, insertedAt, insertedWidth) <= LINE_LENGTH) return undefined;
+  if (keywords.startPosition.row !== clause.node.startPosition.row) return undefined;
+  const comma = keywords.previousSibling;
+  if (comma?.type !== ',') return undefined;
+  const indent = indentAt(file.text, clause.node.startIndex) + INDENT;
+  return { file: file.path, start: comma.endIndex, end: keywords.startIndex, text: `\n${indent}` };
+}
+
+/**
+ * Add a pipeline step after `operand` (the left side of `operand |> call`), on its own line when the
+ * pipeline is laid out one step per line.
+ */
+export function insertPipeStep(file: FileModel, operand: SyntaxNode, step: string): Edit | undefined {
+  const pipe = operand.parent;
+  const op = pipe?.childForFieldName('operator');
+  if (!pipe || op?.type !== '|>') return undefined;
+  const multiLine = op.startPosition.row !== operand.endPosition.row;
+  const text = multiLine ? `\n${indentAt(file.text, op.startIndex)}|> ${step}` : ` |> ${step}`;
+  return insertAt(file, operand.endIndex, text);
+}

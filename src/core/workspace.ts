@@ -1,0 +1,79 @@
+/**
+ * A workspace is an immutable snapshot of the scanned sources: parsed models plus the cross-module
+ * index. A change produces a new workspace that shares every unchanged file's model.
+ */
+import path from 'node:path';
+import { collectFiles, FileProblem, readSource, type CollectOptions, type ReadSource } from './files.js';
+import { buildFileModel, type FileModel } from './model/module.js';
+import { buildIndex, type ProjectIndex } from './model/project.js';
+import { parseElixir, syntaxProblems } from './parse.js';
+
+export type FileStatus =
+  | { path: string; relPath: string; status: 'ok' }
+  | { path: string; relPath: string; status: 'skipped' | 'error'; reason: string };
+
+export class Workspace {
+  readonly index: ProjectIndex;
+  private readonly byPath: Map<string, FileModel>;
+
+  constructor(
+    readonly files: FileModel[],
+    /** What was read from disk, by path: the base for diffs and the guard against concurrent edits. */
+    readonly originals: Map<string, ReadSource>,
+  ) {
+    this.byPath = new Map(files.map((f) => [f.path, f]));
+    this.index = buildIndex(files);
+  }
+
+  file(path: string): FileModel | undefined {
+    return this.byPath.get(path);
+  }
+
+  /** A new workspace with these files' models replaced; every other file's model is shared. */
+  withModels(models: Map<string, FileModel>): Workspace {
+    return new Workspace(this.files.map((f) => models.get(f.path) ?? f), this.originals);
+  }
+}
+
+const READ_BATCH = 64;
+
+export interface LoadResult {
+  workspace: Workspace;
+  statuses: FileStatus[];
+}
+
+/** Collect, read and parse; files that cannot be read or do not parse are reported and left out. */
+export async function loadWorkspace(paths: string[], options: CollectOptions): Promise<LoadResult> {
+  const files = collectFiles(paths, options);
+  const statuses: FileStatus[] = [];
+  const models: FileModel[] = [];
+  const originals = new Map<string, ReadSource>();
+  const reads: PromiseSettledResult<ReadSource>[] = [];
+  // Bounded concurrency: thousands of simultaneous opens would exhaust file descriptors.
+  for (let i = 0; i < files.length; i += READ_BATCH)
+    reads.push(...(await Promise.allSettled(files.slice(i, i + READ_BATCH).map((f) => readSource(f, options.cwd)))));
+  reads.forEach((read, i) => {
+    if (read.status === 'rejected') {
+      const reason = read.reason instanceof FileProblem ? read.reason.message : String(read.reason);
+      statuses.push({ path: files[i], relPath: path.relative(options.cwd, files[i]), status: 'error', reason });
+      return;
+    }
+    const source = read.value;
+    const tree = parseElixir(source.text);
+    const problems = syntaxProblems(tree, 1);
+    if (problems.length) {
+      const p = problems[0];
+      statuses.push({
+        path: source.path,
+        relPath: source.relPath,
+        status: 'skipped',
+        reason: `syntax error at line ${p.line}, column ${p.column}${p.kind === 'missing' ? ` (missing ${p.text})` : ''}; not analysed`,
+      });
+      return;
+    }
+    originals.set(source.path, source);
+    models.push(buildFileModel(source, tree));
+    statuses.push({ path: source.path, relPath: source.relPath, status: 'ok' });
+  });
+  return { workspace: new Workspace(models, originals), statuses };
+}

@@ -1,0 +1,11 @@
+/** The registry: one line per rule. Order is the order `otpfix rules` lists them. */
+import type { AnyTransform } from '../core/types.js';
+import supervisorMaxChildren from './supervisor-max-children.js';
+
+export const transforms: AnyTransform[] = [
+  supervisorMaxChildren,
+];
+
+export function transformById(id: string): AnyTransform | undefined {
+  return transforms.find((t) => t.id === id);
+}

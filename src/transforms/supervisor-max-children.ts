@@ -1,0 +1,263 @@
+import { finding, where } from '../core/findings.js';
+import {
+  literalAtom,
+  resolveModuleName,
+  siteName,
+  uniqueFunctions,
+  type Clause,
+  type ModuleDef,
+} from '../core/model/module.js';
+import type { ProjectIndex } from '../core/model/project.js';
+import type { SyntaxNode } from '../core/parse.js';
+import { binaryOperator, codeChildren, descendants, keywordPairs, pipedInto } from '../core/query.js';
+import { addKeyword, breakLongOneLiner, insertPipeStep, keywordPutNew, replaceNode } from '../core/rewrite.js';
+import type { Edit, Transform } from '../core/types.js';
+
+interface Options {
+  maxChildren: number;
+}
+
+type Supervisor = 'DynamicSupervisor' | 'Task.Supervisor';
+
+/** One place where a dynamic supervisor's options are given. */
+interface Site {
+  node: SyntaxNode;
+  supervisor: Supervisor;
+  how: 'child spec' | 'start_link' | 'init';
+  /** The options expression; undefined when none is given (`Task.Supervisor` alone, `start_link()`). */
+  opts?: SyntaxNode;
+  /** For `start_link()` without arguments: the `arguments` node to fill. */
+  emptyArgs?: SyntaxNode;
+  /** The supervisor's registered name, when the options or the module tell it. */
+  name?: string;
+  /** The options arrive through a pipe (`opts |> DynamicSupervisor.start_link()`). */
+  piped?: boolean;
+  clause?: Clause;
+}
+
+const CRASHING_CALLS: Record<string, string> = {
+  'Task.Supervisor.async': 'raises a MatchError inside Task.Supervisor.async/2 at the limit',
+  'Task.Supervisor.async_nolink': 'raises a MatchError inside Task.Supervisor.async_nolink/2 at the limit',
+};
+const START_CHILD = new Set(['DynamicSupervisor.start_child', 'Task.Supervisor.start_child']);
+
+const rule: Transform<Options> = {
+  id: 'supervisor-max-children',
+  title: 'Dynamic supervisor without max_children',
+  severity: 'high',
+  seedRef: '9.1',
+  fixSafety: 'review',
+  options: {
+    maxChildren: {
+      type: 'number',
+      default: 1000,
+      description:
+        'The limit written into the options. Size it from what each child holds (connections, memory, file handles).',
+      validate: (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive integer'),
+    },
+  },
+  explanation: `
+A \`DynamicSupervisor\` or \`Task.Supervisor\` starts a child for every \`start_child\` (or every
+\`Task.Supervisor.async*\`) without limit unless it is given \`:max_children\`. Under load or a retry
+storm, children pile up: each is a process with its own heap, and often a socket, a database checkout
+or a file. The node runs out of memory or of the resource long before anything says no.
+
+With \`max_children: n\`, the supervisor answers \`{:error, :max_children}\` once \`n\` children run.
+That is backpressure: the caller learns it is over capacity and can shed, queue or retry later.
+
+**Where the limit goes.** In a child spec (\`{DynamicSupervisor, name: ..., max_children: n}\`),
+in \`DynamicSupervisor.start_link/1\` or \`Task.Supervisor.start_link/1\` options, and for a module
+that does \`use DynamicSupervisor\`, in \`DynamicSupervisor.init/1\` inside its \`init/1\`
+(\`start_link/3\`'s options are only for \`:name\`). Options held in a variable get
+\`Keyword.put_new(opts, :max_children, n)\`, which keeps a limit the caller already passes.
+
+**Review the call sites.** Code that does \`{:ok, pid} = DynamicSupervisor.start_child(...)\` crashes
+with a MatchError at the limit, and so does \`Task.Supervisor.async/async_nolink\`. The finding lists
+the call sites it can see; handle \`{:error, :max_children}\` there.
+
+Before:
+\`\`\`elixir
+children = [{DynamicSupervisor, name: MyApp.WorkerSup, strategy: :one_for_one}]
+\`\`\`
+After:
+\`\`\`elixir
+children = [{DynamicSupervisor, name: MyApp.WorkerSup, strategy: :one_for_one, max_children: 1000}]
+\`\`\`
+`,
+
+  detect({ file, project }) {
+    return file.modules.flatMap((mod) =>
+      sitesIn(mod)
+        .filter((s) => !hasLimit(s))
+        .map((site) =>
+          finding(rule, file.path, {
+            node: site.node,
+            key: `${mod.name}:${site.how}:${site.supervisor}:${site.name ?? ordinal(mod, site)}`,
+            fixable: true,
+            message: message(site, project),
+            data: site,
+          }),
+        ),
+    );
+  },
+
+  fix(f, { file, options }) {
+    const site = f.data as Site;
+    const limit = String(options.maxChildren);
+    let edit: Edit | undefined;
+    if (site.emptyArgs) edit = replaceNode(file, site.emptyArgs, `(max_children: ${limit})`);
+    else if (!site.opts) edit = replaceNode(file, site.node, `{${site.node.text}, max_children: ${limit}}`);
+    else
+      edit =
+        addKeyword(file, site.opts, 'max_children', limit) ??
+        (site.piped ? insertPipeStep(file, site.opts, `Keyword.put_new(:max_children, ${limit})`) : undefined) ??
+        keywordPutNew(file, site.opts, 'max_children', limit);
+    const added = edit.text.length - (edit.end - edit.start);
+    const relayout = site.clause && !edit.text.includes('\n') ? breakLongOneLiner(file, site.clause, edit.start, added) : undefined;
+    return { edits: relayout ? [edit, relayout] : [edit] };
+  },
+};
+
+export default rule;
+
+function hasLimit(site: Site): boolean {
+  return !!site.opts && /\bmax_children\b/.test(site.opts.text);
+}
+
+function supervisorOf(node: SyntaxNode | undefined, mod: ModuleDef): Supervisor | undefined {
+  if (!node || node.type !== 'alias') return undefined;
+  const name = resolveModuleName(node, mod);
+  return name === 'DynamicSupervisor' || name === 'Task.Supervisor' ? name : undefined;
+}
+
+function nameIn(opts: SyntaxNode | undefined, mod: ModuleDef): string | undefined {
+  const value = keywordPairs(opts)?.find((p) => p.key === 'name')?.value;
+  return literalAtom(value, mod);
+}
+
+/** Every place in the module where a dynamic supervisor is configured. */
+function sitesIn(mod: ModuleDef): Site[] {
+  const sites: Site[] = [];
+  for (const fn of uniqueFunctions(mod))
+    for (const clause of fn.clauses) {
+      if (!clause.body) continue;
+      for (const node of descendants(clause.body)) {
+        if (node.type === 'tuple') {
+          const items = codeChildren(node);
+          const supervisor = supervisorOf(items[0], mod);
+          if (supervisor && items.length === 2)
+            sites.push({ node, supervisor, how: 'child spec', opts: items[1], name: nameIn(items[1], mod), clause });
+        } else if (node.type === 'alias' && isBareChild(node, mod)) {
+          sites.push({ node, supervisor: supervisorOf(node, mod)!, how: 'child spec', clause });
+        }
+      }
+      for (const site of clause.calls) {
+        if (site.capture) continue;
+        const name = siteName(site);
+        if ((name === 'DynamicSupervisor.start_link' || name === 'Task.Supervisor.start_link') && site.arity <= 1) {
+          const supervisor = name.replace('.start_link', '') as Supervisor;
+          const args = site.node.namedChildren.find((c) => c.type === 'arguments');
+          sites.push({
+            node: site.node,
+            supervisor,
+            how: 'start_link',
+            opts: site.args[0],
+            emptyArgs: site.arity === 0 && args ? args : undefined,
+            name: nameIn(site.args[0], mod),
+            piped: !!site.args[0] && pipedInto(site.node)?.id === site.args[0].id,
+            clause,
+          });
+        } else if (name === 'DynamicSupervisor.init' && site.arity === 1) {
+          sites.push({
+            node: site.node,
+            supervisor: 'DynamicSupervisor',
+            how: 'init',
+            opts: site.args[0],
+            name: ownName(mod),
+            piped: !!site.args[0] && pipedInto(site.node)?.id === site.args[0].id,
+            clause,
+          });
+        }
+      }
+    }
+  return sites;
+}
+
+/** A bare `Task.Supervisor` in a children list (`children = [...]`, `Supervisor.start_link([...], ...)`). */
+function isBareChild(node: SyntaxNode, mod: ModuleDef): boolean {
+  if (!supervisorOf(node, mod)) return false;
+  const list = node.parent;
+  if (list?.type !== 'list') return false;
+  const holder = list.parent;
+  if (holder && binaryOperator(holder) === '=') return holder.childForFieldName('left')?.text === 'children';
+  const call = holder?.type === 'arguments' ? holder.parent : undefined;
+  return !!call && /^Supervisor\.(start_link|init)$/.test(call.childForFieldName('target')?.text ?? '');
+}
+
+/** The registered name of a `use DynamicSupervisor` module, from its `start_link/3` call. */
+function ownName(mod: ModuleDef): string | undefined {
+  for (const fn of uniqueFunctions(mod))
+    for (const clause of fn.clauses)
+      for (const site of clause.calls)
+        if (siteName(site) === 'DynamicSupervisor.start_link' && site.arity === 3) return nameIn(site.args[2], mod);
+  return undefined;
+}
+
+/** Stable among fixes: counts every site of this kind in the module, limited or not. */
+function ordinal(mod: ModuleDef, site: Site): number {
+  return sitesIn(mod)
+    .filter((s) => s.how === site.how && s.supervisor === site.supervisor)
+    .findIndex((s) => s.node.startIndex === site.node.startIndex);
+}
+
+interface CrashSite {
+  supervisorName: string;
+  where: string;
+  why: string;
+}
+
+/** Call sites, project-wide, that crash once a named supervisor answers `{:error, :max_children}`. */
+function crashSites(project: ProjectIndex): CrashSite[] {
+  return project.memo('supervisor-max-children:crash-sites', () => {
+    const found: CrashSite[] = [];
+    for (const file of project.files)
+      for (const mod of file.modules)
+        for (const fn of uniqueFunctions(mod))
+          for (const clause of fn.clauses)
+            for (const site of clause.calls) {
+              const name = siteName(site);
+              const supervisorName = literalAtom(site.args[0], mod);
+              if (!supervisorName || site.capture) continue;
+              if (CRASHING_CALLS[name]) found.push({ supervisorName, where: where(file.relPath, site.node), why: CRASHING_CALLS[name] });
+              else if (START_CHILD.has(name) && matchesOkOnly(site.node))
+                found.push({ supervisorName, where: where(file.relPath, site.node), why: 'matches only {:ok, _}' });
+            }
+    return found;
+  });
+}
+
+/** `{:ok, pid} = start_child(...)`: a MatchError on `{:error, :max_children}`. */
+function matchesOkOnly(call: SyntaxNode): boolean {
+  let expr = call;
+  while (expr.parent && binaryOperator(expr.parent) === '|>') expr = expr.parent;
+  const parent = expr.parent;
+  if (!parent || binaryOperator(parent) !== '=' || parent.childForFieldName('right')?.id !== expr.id) return false;
+  const left = parent.childForFieldName('left');
+  return left?.type === 'tuple' && codeChildren(left)[0]?.text === ':ok';
+}
+
+function message(site: Site, project: ProjectIndex): string {
+  const who = site.name ? `${site.supervisor} ${site.name}` : `this ${site.supervisor}`;
+  const where =
+    site.how === 'init'
+      ? 'DynamicSupervisor.init/1 sets no :max_children'
+      : site.how === 'start_link'
+        ? `${site.supervisor}.start_link sets no :max_children`
+        : 'its child spec sets no :max_children';
+  let text = `${who} can start children without bound: ${where}. Under load every child is a live process holding its own memory and resources.`;
+  if (site.opts && !keywordPairs(site.opts)) text += ` Its options come from \`${site.opts.text}\`; if they never carry :max_children, the limit is missing.`;
+  const crashes = site.name ? crashSites(project).filter((c) => c.supervisorName === site.name) : [];
+  if (crashes.length)
+    text += ` Once limited, these call sites crash on {:error, :max_children}: ${crashes.map((c) => `${c.where} (${c.why})`).join('; ')}.`;
+  return text;
+}
