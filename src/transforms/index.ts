@@ -1,8 +1,10 @@
 /** The registry: one line per rule. Order is the order `otpfix rules` lists them. */
 import type { AnyTransform } from '../core/types.js';
+import blockingHandleCall from './blocking-handle-call.js';
 import supervisorMaxChildren from './supervisor-max-children.js';
 
 export const transforms: AnyTransform[] = [
+  blockingHandleCall,
   supervisorMaxChildren,
 ];
 

@@ -419,30 +419,58 @@ function captureSite(node: SyntaxNode, mod: ModuleDef): CallSite | undefined {
 
 /** Which call hosts the nearest `fn`/capture around this site, and whether that call spawns it. */
 function markProcess(site: CallSite, mod: ModuleDef, start: SyntaxNode = site.node): void {
-  let n: SyntaxNode | null = site.capture ? start : start.parent;
-  for (; n; n = n.parent) {
-    const isFn = n.type === 'anonymous_function' || (n.type === 'unary_operator' && n.child(0)?.type === '&');
-    if (!isFn) {
-      if (n.type === 'call' && ['def', 'defp', 'defmodule'].includes(callIdentifier(n) ?? '')) return;
-      continue;
-    }
-    const host = hostCall(n);
-    if (!host) continue;
-    const hostName = qualifiedName(host, mod);
-    if (hostName) {
-      site.fnHost ??= hostName;
-      if (SPAWNING_CALLS.has(hostName)) {
-        site.spawned = true;
-        return;
-      }
-    }
-  }
+  const found = enclosingFunctionHost(site.capture ? start : start.parent, mod);
+  site.fnHost = found.host;
+  site.spawned = found.spawned;
 }
 
-/** The call a function value is passed to (`Enum.map(xs, fn ... end)`, `xs |> Enum.map(&f/1)`). */
+/**
+ * Walking out from `from` to the enclosing definition: the call receiving the nearest function
+ * value (`Enum.map(xs, fn ... end)`), and whether any enclosing function value runs in another
+ * process (`Task.start(fn -> ... end)`).
+ */
+function enclosingFunctionHost(from: SyntaxNode | null, mod: ModuleDef): { host?: string; spawned: boolean } {
+  let host: string | undefined;
+  for (let n = from; n; n = n.parent) {
+    const isFn = n.type === 'anonymous_function' || (n.type === 'unary_operator' && n.child(0)?.type === '&');
+    if (!isFn) {
+      if (n.type === 'call' && ['def', 'defp', 'defmodule'].includes(callIdentifier(n) ?? '')) break;
+      continue;
+    }
+    const hostNode = hostCall(n);
+    const hostName = hostNode ? qualifiedName(hostNode, mod) : undefined;
+    if (!hostName) continue;
+    host ??= hostName;
+    if (SPAWNING_CALLS.has(hostName)) return { host, spawned: true };
+  }
+  return { host, spawned: false };
+}
+
+/** Whether code at `node` runs in a process spawned for it (inside `Task.start(fn -> ... end)` etc.). */
+export function inSpawnedCode(node: SyntaxNode, mod: ModuleDef): boolean {
+  return enclosingFunctionHost(node, mod).spawned;
+}
+
+/**
+ * The call a function value is passed to: `Enum.map(xs, fn ... end)`, `xs |> Enum.map(&f/1)`, or
+ * `work = fn ... end` followed by `Task.start(work)` in the same body.
+ */
 function hostCall(fnNode: SyntaxNode): SyntaxNode | undefined {
-  const args = fnNode.parent;
-  return args?.type === 'arguments' && args.parent?.type === 'call' ? args.parent : undefined;
+  const parent = fnNode.parent;
+  if (parent?.type === 'arguments' && parent.parent?.type === 'call') return parent.parent;
+  if (parent?.type !== 'binary_operator' || parent.childForFieldName('operator')?.type !== '=') return undefined;
+  const variable = parent.childForFieldName('left');
+  if (variable?.type !== 'identifier' || parent.childForFieldName('right')?.id !== fnNode.id) return undefined;
+  for (let scope = parent.parent; scope; scope = scope.parent) {
+    if (scope.type !== 'do_block' && scope.type !== 'body' && scope.type !== 'source') continue;
+    for (const node of descendants(scope)) {
+      if (node.startIndex < parent.endIndex || node.type !== 'identifier' || node.text !== variable.text) continue;
+      const args = node.parent;
+      if (args?.type === 'arguments' && args.parent?.type === 'call') return args.parent;
+    }
+    return undefined;
+  }
+  return undefined;
 }
 
 function qualifiedName(call: SyntaxNode, mod: ModuleDef): string | undefined {
