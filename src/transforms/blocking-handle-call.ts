@@ -214,7 +214,7 @@ export function planDeferredReply(clause: Clause, evidence: BlockingEvidence[], 
   const spanBound = new Set(statements.slice(spanStart, spanEnd).flatMap((s) => [...statementBindings(s)]));
   if (stateName && spanBound.has(stateName)) return { reason: 'the blocking statements rebind the state variable' };
   for (const node of moved)
-    for (const n of descendants(node))
+    for (const n of descendants(node, ['string', 'charlist', 'sigil']))
       if ((n.type === 'string' || n.type === 'charlist' || n.type === 'sigil') && n.startPosition.row !== n.endPosition.row && !/^("""|'''|~\w""")/.test(n.text))
         return { reason: 'it holds a multi-line string that re-indenting would change' };
 
@@ -279,7 +279,7 @@ function orderOfUse(nodes: SyntaxNode[]): string[] {
   const seen: string[] = [];
   const read = variablesRead(nodes);
   for (const node of nodes)
-    for (const n of descendants(node)) if (n.type === 'identifier' && read.has(n.text) && !seen.includes(n.text)) seen.push(n.text);
+    for (const n of descendants(node, ['identifier'])) if (n.type === 'identifier' && read.has(n.text) && !seen.includes(n.text)) seen.push(n.text);
   return seen;
 }
 
@@ -458,7 +458,7 @@ function underscoreUnused(text: string, param: SyntaxNode, used: Set<string>): s
   const vars = patternVariables(param);
   let out = '';
   let pos = param.startIndex;
-  for (const n of descendants(param)) {
+  for (const n of descendants(param, ['identifier'])) {
     if (n.type !== 'identifier' || !vars.has(n.text) || used.has(n.text)) continue;
     if (n.parent?.type === 'call' && n.parent.childForFieldName('target')?.id === n.id) continue;
     if (n.parent?.type === 'dot' && n.parent.childForFieldName('right')?.id === n.id) continue;

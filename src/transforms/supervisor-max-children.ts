@@ -86,6 +86,8 @@ children = [{DynamicSupervisor, name: MyApp.WorkerSup, strategy: :one_for_one, m
 `,
 
   detect({ file, project }) {
+    // Cheap text test first: both names survive any alias (`alias Task.Supervisor, as: TS`).
+    if (!/DynamicSupervisor|Task\.Supervisor/.test(file.text)) return [];
     return file.modules.flatMap((mod) =>
       sitesIn(mod)
         .filter((s) => !hasLimit(s))
@@ -141,15 +143,15 @@ function sitesIn(mod: ModuleDef): Site[] {
   for (const fn of uniqueFunctions(mod))
     for (const clause of fn.clauses) {
       if (!clause.body) continue;
-      for (const node of descendants(clause.body)) {
+      for (const node of descendants(clause.body, ['tuple', 'list'])) {
+        const items = codeChildren(node);
         if (node.type === 'tuple') {
-          const items = codeChildren(node);
           const supervisor = supervisorOf(items[0], mod);
           if (supervisor && items.length === 2)
             sites.push({ node, supervisor, how: 'child spec', opts: items[1], name: nameIn(items[1], mod), clause });
-        } else if (node.type === 'alias' && isBareChild(node, mod)) {
-          sites.push({ node, supervisor: supervisorOf(node, mod)!, how: 'child spec', clause });
-        }
+        } else
+          for (const item of items)
+            if (isBareChild(item, mod)) sites.push({ node: item, supervisor: supervisorOf(item, mod)!, how: 'child spec', clause });
       }
       for (const site of clause.calls) {
         if (site.capture) continue;

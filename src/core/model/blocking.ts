@@ -57,7 +57,7 @@ function directEvidence(clause: Clause, root: SyntaxNode, matches: BlockingMatch
   for (const site of sites)
     if (!site.spawned && isInside(site.node, root) && matches(site))
       found.push({ node: site.node, label: `${siteName(site)}/${site.arity}`, via: [], receive: false });
-  for (const node of descendants(root))
+  for (const node of descendants(root, ['call']))
     if (callIdentifier(node) === 'receive' && node.descendantsOfType('after_block').length && !inSpawnedCode(node, clause.fn.module))
       found.push({ node, label: 'receive ... after', via: [], receive: true });
   return found;

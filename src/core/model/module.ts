@@ -343,15 +343,38 @@ export function resolveAliasText(text: string, mod: ModuleDef): string {
   return full ? [full, ...rest].join('.') : text;
 }
 
+interface FnContext {
+  /** End offset of the function value that opened this context. */
+  end: number;
+  host?: string;
+  spawned: boolean;
+}
+
+/**
+ * Every call and capture under `root`, normalized. Nodes come back from tree-sitter in source order;
+ * a stack of the enclosing function values (`fn`, `&...`) says which call receives the nearest one
+ * and whether it runs in another process, so no call site has to look upwards for it.
+ */
 export function callsIn(root: SyntaxNode, mod: ModuleDef): CallSite[] {
   const sites: CallSite[] = [];
-  for (const node of descendants(root)) {
-    if (node.type === 'call') {
-      const site = normalizeCall(node, mod);
-      if (site) sites.push(site);
-    } else if (node.type === 'unary_operator' && node.child(0)?.type === '&') {
-      const site = captureSite(node, mod);
-      if (site) sites.push(site);
+  const stack: FnContext[] = [{ end: Infinity, spawned: false }];
+  for (const node of root.descendantsOfType(['call', 'anonymous_function', 'unary_operator'])) {
+    while (stack[stack.length - 1].end <= node.startIndex) stack.pop();
+    const type = node.type;
+    const isFnValue = type === 'anonymous_function' || (type === 'unary_operator' && node.child(0)?.type === '&');
+    if (type === 'unary_operator' && !isFnValue) continue;
+    if (isFnValue) {
+      const outer = stack[stack.length - 1];
+      const hostNode = hostCall(node);
+      const hostName = hostNode ? qualifiedName(hostNode, mod) : undefined;
+      stack.push({ end: node.endIndex, host: hostName ?? outer.host, spawned: outer.spawned || (!!hostName && SPAWNING_CALLS.has(hostName)) });
+    }
+    const site = type === 'call' ? normalizeCall(node, mod) : type === 'unary_operator' ? captureSite(node, mod) : undefined;
+    if (site) {
+      const ctx = stack[stack.length - 1];
+      site.fnHost = ctx.host;
+      site.spawned = ctx.spawned;
+      sites.push(site);
     }
   }
   return sites;
@@ -381,9 +404,7 @@ export function normalizeCall(node: SyntaxNode, mod: ModuleDef): CallSite | unde
     }
     name = right.text;
   } else return undefined;
-  const site: CallSite = { node, module, dynamic, name, args, arity: args.length, capture: false, spawned: false };
-  markProcess(site, mod);
-  return site;
+  return { node, module, dynamic, name, args, arity: args.length, capture: false, spawned: false };
 }
 
 function isCaptureTarget(node: SyntaxNode): boolean {
@@ -412,16 +433,7 @@ function captureSite(node: SyntaxNode, mod: ModuleDef): CallSite | undefined {
     if (!module) return undefined;
     name = right.text;
   } else return undefined;
-  const site: CallSite = { node, module, dynamic: false, name, args: [], arity, capture: true, spawned: false };
-  markProcess(site, mod, node);
-  return site;
-}
-
-/** Which call hosts the nearest `fn`/capture around this site, and whether that call spawns it. */
-function markProcess(site: CallSite, mod: ModuleDef, start: SyntaxNode = site.node): void {
-  const found = enclosingFunctionHost(site.capture ? start : start.parent, mod);
-  site.fnHost = found.host;
-  site.spawned = found.spawned;
+  return { node, module, dynamic: false, name, args: [], arity, capture: true, spawned: false };
 }
 
 /**
@@ -463,7 +475,7 @@ function hostCall(fnNode: SyntaxNode): SyntaxNode | undefined {
   if (variable?.type !== 'identifier' || parent.childForFieldName('right')?.id !== fnNode.id) return undefined;
   for (let scope = parent.parent; scope; scope = scope.parent) {
     if (scope.type !== 'do_block' && scope.type !== 'body' && scope.type !== 'source') continue;
-    for (const node of descendants(scope)) {
+    for (const node of descendants(scope, ['identifier'])) {
       if (node.startIndex < parent.endIndex || node.type !== 'identifier' || node.text !== variable.text) continue;
       const args = node.parent;
       if (args?.type === 'arguments' && args.parent?.type === 'call') return args.parent;

@@ -21,7 +21,7 @@ export function taskSupervisors(project: ProjectIndex): TaskSupervisorDecl[] {
         for (const fn of uniqueFunctions(mod))
           for (const clause of fn.clauses) {
             if (!clause.body) continue;
-            for (const node of descendants(clause.body)) {
+            for (const node of descendants(clause.body, ['tuple'])) {
               let opts: SyntaxNode | undefined;
               if (node.type === 'tuple') {
                 const [head, second] = codeChildren(node);
@@ -78,7 +78,7 @@ export function applicationChildren(project: ProjectIndex): ApplicationChildren[
 }
 
 function childrenList(body: SyntaxNode, mod: ModuleDef): SyntaxNode | undefined {
-  for (const node of descendants(body)) {
+  for (const node of descendants(body, ['binary_operator', 'call'])) {
     if (binaryOperator(node) === '=' && node.childForFieldName('left')?.text === 'children') {
       const right = node.childForFieldName('right');
       if (right?.type === 'list') return right;

@@ -23,7 +23,7 @@ function isVariableNode(node: SyntaxNode): boolean {
 /** Variables a pattern binds (pins `^x` and `_`-prefixed names excluded). */
 export function patternVariables(pattern: SyntaxNode): Set<string> {
   const out = new Set<string>();
-  for (const node of descendants(pattern)) {
+  for (const node of descendants(pattern, ['identifier'])) {
     if (!isVariableNode(node) || node.text.startsWith('_')) continue;
     if (node.parent?.type === 'unary_operator' && node.parent.child(0)?.type === '^') continue;
     out.add(node.text);
@@ -45,14 +45,14 @@ export function statementBindings(statement: SyntaxNode): Set<string> {
 export function variablesRead(nodes: SyntaxNode[]): Set<string> {
   const out = new Set<string>();
   for (const root of nodes)
-    for (const node of descendants(root)) if (isVariableNode(node) && !node.text.startsWith('_')) out.add(node.text);
+    for (const node of descendants(root, ['identifier'])) if (isVariableNode(node) && !node.text.startsWith('_')) out.add(node.text);
   return out;
 }
 
 /** Every identifier in a subtree, to pick fresh names that shadow nothing. */
 export function identifiersIn(node: SyntaxNode): Set<string> {
   const out = new Set<string>();
-  for (const n of descendants(node)) if (n.type === 'identifier') out.add(n.text);
+  for (const n of descendants(node, ['identifier'])) if (n.type === 'identifier') out.add(n.text);
   return out;
 }
 
