@@ -3,17 +3,21 @@
  * and a fake `gh` on PATH. Every run also checks that the user's checkout (HEAD, branch, index,
  * work tree) is exactly as it was.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/output.js';
 import { readRepoList } from '../../src/cli/commands/pr.js';
+import { Git, Scratch } from '../../src/cli/review/git.js';
 import { followLine, refSafe } from '../../src/cli/review/pr.js';
-import { FIXTURES } from '../support/fixtures.js';
+import { commitMessage, prBody, prTitle, type BranchReport, type RuleInfo } from '../../src/cli/review/pr-text.js';
+import { FIXTURES, ROOT } from '../support/fixtures.js';
 
 const RULE = 'supervisor-max-children';
 const before = (name: string) => path.join(FIXTURES, 'before', RULE, `${name}.ex`);
@@ -224,6 +228,57 @@ describe('otpfix pr', () => {
     expect(branches(repo)).toEqual(['main']);
   });
 
+  it("runs git's commit hooks (a failing hook fails that branch only) unless --no-verify", async () => {
+    const repo = makeRepo();
+    const hook = path.join(repo, '.git/hooks/pre-commit');
+    writeFileSync(hook, '#!/bin/sh\necho "refusing: $(git diff --cached --name-only | tr \'\\n\' \' \')" >&2\nexit 1\n');
+    chmodSync(hook, 0o755);
+    const state = checkoutState(repo);
+    const failing = await otpfix(repo, ['--group', 'file']);
+    expect(failing.code).toBe(1);
+    expect(failing.err).toMatch(/failed otpfix\/lib-shop-application\.ex: git commit failed: refusing: lib\/shop\/application\.ex/);
+    expect(failing.err).toMatch(/failed otpfix\/lib-chat-room_supervisor\.ex: git commit failed/);
+    expect(branches(repo)).toEqual(['main']);
+    expect(checkoutState(repo)).toEqual(state);
+
+    const skipped = await otpfix(repo, ['--group', 'file', '--no-verify']);
+    expect(skipped.code, skipped.err).toBe(0);
+    expect(branches(repo)).toHaveLength(3);
+  });
+
+  it('an interrupt (SIGINT) removes the temporary worktrees and leaves the checkout as it was', async () => {
+    const repo = makeRepo();
+    const marker = path.join(root, `hook-started${counter++}`);
+    const hook = path.join(repo, '.git/hooks/pre-commit');
+    writeFileSync(hook, `#!/bin/sh\ntouch "${marker}"\nsleep 5\n`);
+    chmodSync(hook, 0o755);
+    const state = checkoutState(repo);
+    const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href;
+    const child = spawn(process.execPath, ['--import', tsx, path.join(ROOT, 'src/cli/main.ts'), 'pr'], {
+      cwd: repo,
+      env: { ...env, OTPFIX_BIN: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Wait until the run is inside `git commit` in its worktree, then interrupt it.
+    for (let i = 0; i < 300 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(marker), `the commit hook never ran: ${stderr}`).toBe(true);
+    expect(git(repo, 'worktree', 'list').split('\n')).toHaveLength(2);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toContain('interrupted (SIGINT); temporary worktrees removed');
+    expect(checkoutState(repo)).toEqual(state);
+    expect(branches(repo)).toEqual(['main']);
+  });
+
+  it('rejects an unknown rule before touching any repository', async () => {
+    const run = await otpfix(root, ['--rule', 'no-such-rule', '--repos', '/nonexistent/list']);
+    expect(run.code).toBe(2);
+    expect(run.err).toContain('unknown rule "no-such-rule"');
+  });
+
   it('--push pushes every branch to a local bare remote', async () => {
     const repo = makeRepo();
     const remote = path.join(root, `remote${counter++}.git`);
@@ -278,6 +333,13 @@ echo "https://github.example/acme/shop/pull/7"
     expect(noGh.code, noGh.err).toBe(0);
     expect(noGh.err).toContain('gh (the GitHub CLI) is not on PATH, so no pull request was opened');
     expect(git(remote, 'rev-parse', BRANCH)).toBe(git(repo, 'rev-parse', BRANCH));
+
+    // gh fails (e.g. not logged in): reported for the branch, exit 1, the rest of the run done.
+    writeFileSync(path.join(fakeBin, 'gh'), '#!/bin/sh\necho "To get started with GitHub CLI, please run:  gh auth login" >&2\nexit 4\n');
+    const ghFails = await otpfix(repo, ['--force', '--push', 'origin', '--open-pr'], { PATH: `${fakeBin}${path.delimiter}${env.PATH}` });
+    expect(ghFails.code).toBe(1);
+    expect(ghFails.err).toContain(`failed ${BRANCH}: gh pr create failed: To get started with GitHub CLI`);
+    expect(ghFails.err).toContain(`pushed ${BRANCH} to origin`);
 
     const noPush = await otpfix(repo, ['--force', '--open-pr']);
     expect(noPush.code).toBe(2);
@@ -347,6 +409,72 @@ echo "https://github.example/acme/shop/pull/7"
 });
 
 describe('pr helpers', () => {
+  const rule = (over: Partial<RuleInfo> = {}): RuleInfo => ({
+    id: 'some-rule',
+    title: 'Some flaw',
+    severity: 'medium',
+    fixSafety: 'safe',
+    explanation: 'First paragraph\nwrapped.\n\nSecond paragraph.',
+    options: [],
+    ...over,
+  });
+  const report = (over: Partial<BranchReport> = {}): BranchReport => ({
+    branch: 'otpfix/some-rule',
+    grouping: 'rule',
+    baseBranch: 'main',
+    baseCommit: '0123456789abcdef0123',
+    rules: [rule()],
+    changes: [{ ruleId: 'some-rule', file: 'lib/a.ex', line: 3, message: 'runs in the caller', alsoFiles: ['lib/app.ex'] }],
+    files: [
+      { file: 'lib/a.ex', added: 2, removed: 1 },
+      { file: 'lib/app.ex', added: 1, removed: 0 },
+    ],
+    left: [],
+    overlaps: [],
+    ...over,
+  });
+
+  it('writes title, commit message and body from the report, rule-agnostic', () => {
+    const safe = report();
+    expect(prTitle(safe)).toBe('otpfix: Some flaw');
+    expect(commitMessage(safe).split('\n')[0]).toBe('otpfix(some-rule): 1 fix in 2 files');
+    const body = prBody(safe);
+    expect(body).toContain('from `main` at `0123456789ab`');
+    expect(body).toContain('\nFirst paragraph wrapped.\n');
+    expect(body).toContain('- `lib/a.ex:3`: some-rule, also edits `lib/app.ex`');
+    expect(body).toContain('`lib/a.ex` (+2 −1), `lib/app.ex` (+1 −0)');
+    expect(body).toContain('- None known: every rule here marks its rewrite safe.');
+    expect(body).not.toContain('## Left as they are');
+
+    const mixed = report({
+      rules: [rule({ fixSafety: 'review' }), rule({ id: 'other', title: 'Other', risks: 'Callers may now\nsee errors.', options: [{ key: 'n', value: 5, isDefault: false }] })],
+      changes: [...report().changes, { ruleId: 'other', file: 'lib/a.ex', line: 9, message: 'm', alsoFiles: [] }],
+      overlaps: [{ file: 'lib/a.ex', branches: ['otpfix/x'] }],
+      left: [{ ruleId: 'other', file: 'lib/b.ex', line: 4, reason: 'dropped by verification: would not parse' }],
+    });
+    expect(prTitle(mixed)).toBe('otpfix: 2 fixes from 2 rules in 2 files');
+    const text = prBody(mixed);
+    expect(text).toContain('- `some-rule` changes behaviour: review each change above.');
+    expect(text).toContain('- `other`: Callers may now see errors.');
+    expect(text).toContain('- `other` used `n: 5`; change it under `rules.other.options`');
+    expect(text).toContain('- `lib/a.ex` is also changed on `otpfix/x`: merging both may conflict.');
+    expect(text).toContain('## Left as they are\n\n- `lib/b.ex:4` (`other`): dropped by verification: would not parse');
+  });
+
+  it('removes the temporary worktrees it knows of, synchronously (for interrupts)', async () => {
+    const repo = makeRepo();
+    const scratch = new Scratch();
+    const dir = path.join(root, `scratch${counter++}`);
+    const wt = await scratch.addWorktree(new Git(repo, env), dir, git(repo, 'rev-parse', 'HEAD'));
+    expect(existsSync(path.join(wt.dir, 'lib/shop/application.ex'))).toBe(true);
+    expect(git(repo, 'worktree', 'list')).toContain(dir);
+    const temp = scratch.makeTempDir('otpfix-scratch-');
+    scratch.cleanupSync();
+    expect(existsSync(temp)).toBe(false);
+    expect(existsSync(dir)).toBe(false);
+    expect(git(repo, 'worktree', 'list')).not.toContain(dir);
+  });
+
   it('follows a line through a later change', () => {
     const a = 'one\ntwo\nthree\nfour\n';
     expect(followLine(4, a, 'zero\none\ntwo\nthree\nfour\n')).toBe(5);

@@ -6,6 +6,7 @@ import { colorsFor, type Colors, type Io } from '../output.js';
 import { clone, isCloneUrl, Scratch } from '../review/git.js';
 import { createPrBranches, GROUPINGS, refSafe, type BranchOutcome, type PrLog, type PrOptions, type RepoOutcome } from '../review/pr.js';
 import type { Grouping } from '../review/pr-text.js';
+import { transformById } from '../../transforms/index.js';
 
 export interface PrCommandOptions extends Omit<PrOptions, 'scratch' | 'group'> {
   cwd: string;
@@ -23,11 +24,14 @@ export interface PrCommandOptions extends Omit<PrOptions, 'scratch' | 'group'> {
 export async function prCommand(options: PrCommandOptions, io: Io): Promise<number> {
   if (!GROUPINGS.includes(options.group as Grouping)) throw usageError(`--group must be one of ${GROUPINGS.join(', ')}`);
   if (!options.branchPrefix.trim()) throw usageError('--branch-prefix must not be empty');
+  for (const id of options.rules ?? [])
+    if (!transformById(id)) throw usageError(`unknown rule "${id}"`, 'Run `otpfix rules` to list the rules.');
   const scratch = new Scratch();
   const prOptions: PrOptions = {
     ...options,
     group: options.group as Grouping,
     bodyDir: options.bodyDir ? path.resolve(options.cwd, options.bodyDir) : undefined,
+    configFile: options.configFile ? path.resolve(options.cwd, options.configFile) : undefined,
     scratch,
   };
   // An interrupted run removes its temporary worktrees; the user's checkout was never touched.

@@ -4,7 +4,8 @@
  * The user's checkout is only ever read; writes happen in temporary worktrees and in refs/heads.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ioError, OtpfixError, usageError } from '../../core/errors.js';
 
@@ -40,7 +41,7 @@ export class GitFailure extends OtpfixError {
     readonly result: ExecResult,
   ) {
     const said = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(0, 4).join(' / ');
-    super('io', `git ${args.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')} failed: ${said || `exit ${result.code}`}`);
+    super('io', `git ${args.find((a) => !a.startsWith('-')) ?? ''} failed: ${said || `exit ${result.code}`}`);
   }
 }
 
@@ -114,11 +115,23 @@ export async function isValidBranchName(git: Git, name: string): Promise<boolean
 }
 
 /**
- * Temporary worktrees, remembered so that an interrupted run can still remove them (synchronously,
- * from a signal handler) instead of leaving entries in .git/worktrees behind.
+ * Temporary worktrees and directories, remembered so that an interrupted run can still remove them
+ * (synchronously, from a signal handler) instead of leaving entries in .git/worktrees behind.
  */
 export class Scratch {
   private readonly worktrees = new Map<string, Git>();
+  private readonly dirs = new Set<string>();
+
+  makeTempDir(prefix: string): string {
+    const dir = mkdtempSync(path.join(tmpdir(), prefix));
+    this.dirs.add(dir);
+    return dir;
+  }
+
+  removeTempDir(dir: string): void {
+    rmSync(dir, { recursive: true, force: true });
+    this.dirs.delete(dir);
+  }
 
   async addWorktree(git: Git, dir: string, commit: string): Promise<Git> {
     // Detached: the branch is only created once its commit exists (nothing to undo on failure).
@@ -152,6 +165,8 @@ export class Scratch {
       }
     }
     this.worktrees.clear();
+    for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
+    this.dirs.clear();
   }
 }
 

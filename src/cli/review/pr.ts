@@ -4,8 +4,7 @@
  * verification are the library's (prepare / fix / runFixSession); this file only decides what goes
  * on which branch and drives git.
  */
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { diffLines } from 'diff';
 import { changedFiles, fix, prepare, writeChanges, type Prepared } from '../../api.js';
@@ -67,8 +66,6 @@ export interface RepoOutcome {
   branches: BranchOutcome[];
   /** Branches that could not be made, pushed or proposed, each with its reason. */
   failures: string[];
-  /** Set when --open-pr was asked for but `gh` is missing. */
-  ghMissing?: boolean;
 }
 
 interface Group {
@@ -108,7 +105,7 @@ export async function createPrBranches(cwd: string, options: PrOptions, log: PrL
   for (const p of paths)
     if (path.relative(repo.root, path.resolve(realpathSync(cwd), p)).startsWith('..')) throw usageError(`${p} is outside the repository ${repo.root}`);
 
-  const temp = mkdtempSync(path.join(tmpdir(), 'otpfix-pr-'));
+  const temp = options.scratch.makeTempDir('otpfix-pr-');
   const ctx: Ctx = { repo, options, config, relCwd, paths, temp, log, worktrees: 0 };
   try {
     const groups = await plan(ctx, selected);
@@ -144,11 +141,10 @@ export async function createPrBranches(cwd: string, options: PrOptions, log: PrL
     }
 
     if (options.push) await pushBranches(ctx, branches, failures);
-    let ghMissing = false;
-    if (options.openPr) ghMissing = !(await openPullRequests(ctx, branches.filter((b) => b.pushed), base!, failures));
-    return { root: repo.root, branches, failures, ghMissing };
+    if (options.openPr) await openPullRequests(ctx, branches.filter((b) => b.pushed), base!, failures);
+    return { root: repo.root, branches, failures };
   } finally {
-    rmSync(temp, { recursive: true, force: true });
+    options.scratch.removeTempDir(temp);
   }
 }
 
@@ -382,15 +378,15 @@ async function pushBranches(ctx: Ctx, branches: BranchOutcome[], failures: strin
   }
 }
 
-/** `gh pr create` per pushed branch; false when gh is not installed (said once, not a failure). */
-async function openPullRequests(ctx: Ctx, branches: BranchOutcome[], base: string, failures: string[]): Promise<boolean> {
+/** `gh pr create` per pushed branch; a missing gh is said, not a failure. */
+async function openPullRequests(ctx: Ctx, branches: BranchOutcome[], base: string, failures: string[]): Promise<void> {
   const gh = which('gh', ctx.options.env);
   if (!gh) {
     ctx.log.warn(
       'gh (the GitHub CLI) is not on PATH, so no pull request was opened. Install it from https://cli.github.com/ ' +
         `and run \`gh auth login\`, or open them by hand: the branches are pushed, and their titles and bodies are printed above${ctx.options.bodyDir ? ` and in ${ctx.options.bodyDir}` : ''}.`,
     );
-    return false;
+    return;
   }
   for (const b of branches) {
     const bodyFile = b.bodyFile ?? path.join(ctx.temp, `${b.branch.replace(/[^A-Za-z0-9._-]+/g, '-')}.md`);
@@ -401,7 +397,6 @@ async function openPullRequests(ctx: Ctx, branches: BranchOutcome[], base: strin
       ctx.log.info(`opened pull request for ${b.branch}: ${b.prUrl}`);
     } else failures.push(`${b.branch}: gh pr create failed: ${firstLines(result.stderr || result.stdout)}`);
   }
-  return true;
 }
 
 function firstLines(text: string): string {
