@@ -13,9 +13,9 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/output.js';
-import { readRepoList } from '../../src/cli/commands/pr.js';
 import { Git, Scratch } from '../../src/cli/review/git.js';
 import { followLine, refSafe } from '../../src/cli/review/pr.js';
+import { readRepoList } from '../../src/cli/review/repos.js';
 import { commitMessage, prBody, prTitle, type BranchReport, type RuleInfo } from '../../src/cli/review/pr-text.js';
 import { FIXTURES, ROOT } from '../support/fixtures.js';
 
@@ -405,6 +405,15 @@ echo "https://github.example/acme/shop/pull/7"
     expect(show(clone, BRANCH, 'lib/chat/room_supervisor.ex')).toBe(after('use-dynamic-supervisor'));
     expect(readdirSync(bodies).sort()).toEqual(['good', 'upstream']);
     expect(existsSync(path.join(bodies, 'good', `otpfix-${RULE}.md`))).toBe(true);
+
+    // With --push, a cloned repository's branch lands upstream and the clone is not kept.
+    const urlOnly = path.join(root, 'fleet/url-only.txt');
+    writeFileSync(urlOnly, `file://${bare}\n`);
+    const pushed = await otpfix(root, ['--repos', urlOnly, '--clone-dir', path.join(root, 'fleet/clones2'), '--push', 'origin']);
+    expect(pushed.code, pushed.err).toBe(0);
+    expect(pushed.out).toMatch(new RegExp(`^\\[1/1\\] ok +file://.*upstream\\.git: 1 branch \\(${BRANCH}\\)$`, 'm'));
+    expect(git(bare, 'log', '-1', '--format=%s', BRANCH)).toBe(`otpfix(${RULE}): 1 fix in lib/chat/room_supervisor.ex`);
+    expect(readdirSync(path.join(root, 'fleet/clones2'))).toEqual([]);
   });
 });
 

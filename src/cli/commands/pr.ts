@@ -1,10 +1,9 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { errorMessage, OtpfixError, usageError } from '../../core/errors.js';
+import { usageError } from '../../core/errors.js';
 import { colorsFor, type Colors, type Io } from '../output.js';
-import { clone, isCloneUrl, Scratch } from '../review/git.js';
-import { createPrBranches, GROUPINGS, refSafe, type BranchOutcome, type PrLog, type PrOptions, type RepoOutcome } from '../review/pr.js';
+import { Scratch } from '../review/git.js';
+import { createPrBranches, GROUPINGS, type BranchOutcome, type PrLog, type PrOptions, type RepoOutcome } from '../review/pr.js';
+import { createPrBranchesInRepos, readRepoList, type RepoStatus } from '../review/repos.js';
 import type { Grouping } from '../review/pr-text.js';
 import { transformById } from '../../transforms/index.js';
 
@@ -93,91 +92,36 @@ function statusLine(outcome: RepoOutcome, c: Colors): string {
   );
 }
 
-interface RepoEntry {
-  /** As written in the list. */
-  label: string;
-  url?: string;
-  dir?: string;
-}
-
-export function readRepoList(file: string): RepoEntry[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw usageError(`cannot read the repository list ${file}: ${errorMessage(err)}`);
-  }
-  const entries: RepoEntry[] = [];
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.replace(/(^|\s)#.*$/, '').trim();
-    if (!line) continue;
-    entries.push(isCloneUrl(line) ? { label: line, url: line } : { label: line, dir: path.resolve(path.dirname(file), line) });
-  }
-  if (!entries.length) throw usageError(`${file} lists no repository`, 'One local path or clone URL per line; # starts a comment.');
-  return entries;
-}
-
 async function many(command: PrCommandOptions, options: PrOptions, io: Io): Promise<number> {
   const entries = readRepoList(path.resolve(command.cwd, command.repos!));
   const c = colorsFor(io.stdout);
-  const cloneRoot = command.cloneDir ? path.resolve(command.cwd, command.cloneDir) : undefined;
-  let tempClones: string | undefined;
-  const names = new Set<string>();
-  const unique = (base: string) => {
-    let name = refSafe(base);
-    for (let n = 2; names.has(name); n++) name = `${refSafe(base)}-${n}`;
-    names.add(name);
-    return name;
-  };
-  const counts = { ok: 0, unchanged: 0, failed: 0, branches: 0 };
   const width = String(entries.length).length;
-
-  for (const [i, entry] of entries.entries()) {
-    const tag = `[${String(i + 1).padStart(width)}/${entries.length}] `;
-    const name = unique(path.basename(entry.url ? entry.url.replace(/\.git\/?$/, '').replace(/\/$/, '') : entry.dir!));
-    let dir = entry.dir;
-    let cloned = false;
-    let status: string;
-    try {
-      if (entry.url) {
-        const root = cloneRoot ?? (tempClones ??= mkdtempSync(path.join(tmpdir(), 'otpfix-repos-')));
-        mkdirSync(root, { recursive: true });
-        dir = path.join(root, name);
-        if (existsSync(dir)) throw usageError(`${dir} already exists; not cloning over it`);
-        await clone(entry.url, dir, options.env);
-        cloned = true;
-      } else if (!existsSync(dir!) || !statSync(dir!).isDirectory()) throw usageError(`no such directory: ${dir}`);
-      const outcome = await createPrBranches(dir!, { ...options, bodyDir: options.bodyDir && path.join(options.bodyDir, name) }, printer(io, c, tag));
-      const n = outcome.branches.length;
-      counts.branches += n;
-      const kept = cloned && n && !outcome.branches.every((b) => b.pushed) ? `; not pushed, so the clone is kept: ${dir}` : '';
-      if (cloned && !kept) rmSync(dir!, { recursive: true, force: true });
-      if (outcome.failures.length) {
-        counts.failed++;
-        status = `${c.red('failed    ')} ${entry.label}: ${outcome.failures.join('; ')}${n ? ` (made ${n}: ${outcome.branches.map((b) => b.branch).join(', ')})` : ''}${kept}`;
-      } else if (n) {
-        counts.ok++;
-        status = `${c.green('ok        ')} ${entry.label}: ${n} branch${n === 1 ? '' : 'es'} (${outcome.branches.map((b) => b.branch).join(', ')})${kept}`;
-      } else {
-        counts.unchanged++;
-        status = `${c.dim('no changes')} ${entry.label}`;
-      }
-    } catch (err) {
-      counts.failed++;
-      if (cloned) rmSync(dir!, { recursive: true, force: true });
-      const reason = err instanceof OtpfixError ? err.message : `internal error: ${errorMessage(err)}`;
-      status = `${c.red('failed    ')} ${entry.label}: ${reason}`;
-    }
-    io.out(`${tag}${status}`);
-  }
-  if (tempClones && !readdirSync(tempClones).length) rmSync(tempClones, { recursive: true, force: true });
-
+  const tag = (i: number) => `[${String(i + 1).padStart(width)}/${entries.length}] `;
+  const names = (branches: BranchOutcome[]) => branches.map((b) => b.branch).join(', ');
+  const statuses = await createPrBranchesInRepos(
+    entries,
+    { ...options, cloneDir: command.cloneDir ? path.resolve(command.cwd, command.cloneDir) : undefined },
+    (i) => printer(io, c, tag(i)),
+    (i, s) => {
+      const n = s.branches.length;
+      const kept = s.keptClone ? `; not pushed, so the clone is kept: ${s.keptClone}` : '';
+      const line =
+        s.status === 'ok'
+          ? `${c.green('ok        ')} ${s.entry.label}: ${n} branch${n === 1 ? '' : 'es'} (${names(s.branches)})${kept}`
+          : s.status === 'no-changes'
+            ? `${c.dim('no changes')} ${s.entry.label}`
+            : `${c.red('failed    ')} ${s.entry.label}: ${s.reason}${n ? ` (made ${n}: ${names(s.branches)})` : ''}${kept}`;
+      io.out(`${tag(i)}${line}`);
+    },
+  );
+  const count = (status: RepoStatus['status']) => statuses.filter((s) => s.status === status).length;
+  const made = statuses.reduce((sum, s) => sum + s.branches.length, 0);
   const total = entries.length;
   io.out(
     c.bold(
-      `${total} repositor${total === 1 ? 'y' : 'ies'}: ${counts.ok} ok, ${counts.unchanged} without changes, ${counts.failed} failed; ` +
-        `${counts.branches} branch${counts.branches === 1 ? '' : 'es'} made.`,
+      `${total} repositor${total === 1 ? 'y' : 'ies'}: ${count('ok')} ok, ${count('no-changes')} without changes, ${count('failed')} failed; ` +
+        `${made} branch${made === 1 ? '' : 'es'} made.`,
     ),
   );
-  return counts.failed ? 1 : 0;
+  return count('failed') ? 1 : 0;
 }
