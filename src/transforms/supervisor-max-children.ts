@@ -56,6 +56,7 @@ const rule: Transform<Options> = {
       validate: (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive integer'),
     },
   },
+  risks: `Once the limit is reached, \`start_child\` returns \`{:error, :max_children}\` (and \`Task.Supervisor.async/async_nolink\` raise) where it used to start one more child. Call sites that match only \`{:ok, pid}\` crash with a MatchError: handle the error there (shed, queue or retry later), and size the limit from what each child holds.`,
   explanation: `
 A \`DynamicSupervisor\` or \`Task.Supervisor\` starts a child for every \`start_child\` (or every
 \`Task.Supervisor.async*\`) without limit unless it is given \`:max_children\`. Under load or a retry
