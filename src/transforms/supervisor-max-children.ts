@@ -221,22 +221,22 @@ interface CrashSite {
 
 /** Call sites, project-wide, that crash once a named supervisor answers `{:error, :max_children}`. */
 function crashSites(project: ProjectIndex): CrashSite[] {
-  return project.memo('supervisor-max-children:crash-sites', () => {
+  return project.perFile('supervisor-max-children:crash-sites', (file) => {
     const found: CrashSite[] = [];
-    for (const file of project.files)
-      for (const mod of file.modules)
-        for (const fn of uniqueFunctions(mod))
-          for (const clause of fn.clauses)
-            for (const site of clause.calls) {
-              const name = siteName(site);
-              const supervisorName = literalAtom(site.args[0], mod);
-              if (!supervisorName || site.capture) continue;
-              if (CRASHING_CALLS[name]) found.push({ supervisorName, where: where(file.relPath, site.node), why: CRASHING_CALLS[name] });
-              else if (START_CHILD.has(name) && matchesOkOnly(site.node))
-                found.push({ supervisorName, where: where(file.relPath, site.node), why: 'matches only {:ok, _}' });
-            }
+    if (!/DynamicSupervisor|Task\.Supervisor/.test(file.text)) return found;
+    for (const mod of file.modules)
+      for (const fn of uniqueFunctions(mod))
+        for (const clause of fn.clauses)
+          for (const site of clause.calls) {
+            const name = siteName(site);
+            const supervisorName = literalAtom(site.args[0], mod);
+            if (!supervisorName || site.capture) continue;
+            if (CRASHING_CALLS[name]) found.push({ supervisorName, where: where(file.relPath, site.node), why: CRASHING_CALLS[name] });
+            else if (START_CHILD.has(name) && matchesOkOnly(site.node))
+              found.push({ supervisorName, where: where(file.relPath, site.node), why: 'matches only {:ok, _}' });
+          }
     return found;
-  });
+  }).flat();
 }
 
 /** `{:ok, pid} = start_child(...)`: a MatchError on `{:error, :max_children}`. */

@@ -14,32 +14,32 @@ export interface TaskSupervisorDecl {
 }
 
 export function taskSupervisors(project: ProjectIndex): TaskSupervisorDecl[] {
-  return project.memo('supervision:task-supervisors', () => {
+  return project.perFile('supervision:task-supervisors', (file) => {
     const found: TaskSupervisorDecl[] = [];
-    for (const file of project.files)
-      for (const mod of file.modules)
-        for (const fn of uniqueFunctions(mod))
-          for (const clause of fn.clauses) {
-            if (!clause.body) continue;
-            for (const node of descendants(clause.body, ['tuple'])) {
-              let opts: SyntaxNode | undefined;
-              if (node.type === 'tuple') {
-                const [head, second] = codeChildren(node);
-                if (head?.type === 'alias' && resolveModuleName(head, mod) === 'Task.Supervisor') opts = second;
-              }
-              const name = opts && keywordPairs(opts)?.find((p) => p.key === 'name')?.value;
+    if (!file.text.includes('Task.Supervisor')) return found;
+    for (const mod of file.modules)
+      for (const fn of uniqueFunctions(mod))
+        for (const clause of fn.clauses) {
+          if (!clause.body) continue;
+          for (const node of descendants(clause.body, ['tuple'])) {
+            let opts: SyntaxNode | undefined;
+            if (node.type === 'tuple') {
+              const [head, second] = codeChildren(node);
+              if (head?.type === 'alias' && resolveModuleName(head, mod) === 'Task.Supervisor') opts = second;
+            }
+            const name = opts && keywordPairs(opts)?.find((p) => p.key === 'name')?.value;
+            const code = name && nameCode(name, mod);
+            if (code) found.push({ code, module: mod });
+          }
+          for (const site of clause.calls)
+            if (siteName(site) === 'Task.Supervisor.start_link') {
+              const name = keywordPairs(site.args[0])?.find((p) => p.key === 'name')?.value;
               const code = name && nameCode(name, mod);
               if (code) found.push({ code, module: mod });
             }
-            for (const site of clause.calls)
-              if (siteName(site) === 'Task.Supervisor.start_link') {
-                const name = keywordPairs(site.args[0])?.find((p) => p.key === 'name')?.value;
-                const code = name && nameCode(name, mod);
-                if (code) found.push({ code, module: mod });
-              }
-          }
+        }
     return found;
-  });
+  }).flat();
 }
 
 /** A registered name as code that means the same from any module. */
@@ -58,23 +58,22 @@ export interface ApplicationChildren {
 
 /** The children list of each application module (`children = [...]` or `Supervisor.start_link([...], _)`). */
 export function applicationChildren(project: ProjectIndex): ApplicationChildren[] {
-  return project.memo('supervision:application-children', () => {
+  return project.perFile('supervision:application-children', (file) => {
     const found: ApplicationChildren[] = [];
-    for (const file of project.files)
-      for (const mod of file.modules) {
-        if (!mod.kinds.has('application')) continue;
-        const start = mod.functions.get('start/2');
-        for (const clause of start?.clauses ?? []) {
-          if (!clause.body) continue;
-          const list = childrenList(clause.body, mod);
-          if (list) {
-            found.push({ module: mod, file, list });
-            break;
-          }
+    for (const mod of file.modules) {
+      if (!mod.kinds.has('application')) continue;
+      const start = mod.functions.get('start/2');
+      for (const clause of start?.clauses ?? []) {
+        if (!clause.body) continue;
+        const list = childrenList(clause.body, mod);
+        if (list) {
+          found.push({ module: mod, file, list });
+          break;
         }
       }
+    }
     return found;
-  });
+  }).flat();
 }
 
 function childrenList(body: SyntaxNode, mod: ModuleDef): SyntaxNode | undefined {
