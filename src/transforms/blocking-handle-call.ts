@@ -41,6 +41,7 @@ const rule: Transform<Options> = {
   severity: 'high',
   seedRef: '5.1',
   fixSafety: 'review',
+  risks: `Replies can now arrive in a different order than the calls, and the server handles other messages while the work runs: code that relied on the server being busy (implicit serialization of the external resource) no longer gets it. When the work raises, exits or throws, the caller receives \`{:error, {kind, reason}}\` instead of the server crashing; when the Task.Supervisor is at max_children, \`{:error, :max_children}\`. Callers that match only the success value will now see these tuples. A task killed from outside (brutal kill) cannot answer, and its caller times out.`,
   options: {
     blockingCalls: {
       type: 'string[]',
