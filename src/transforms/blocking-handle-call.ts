@@ -4,6 +4,7 @@ import {
   codeBlocking,
   DEFAULT_BLOCKING_CALLS,
   describeEvidence,
+  evidenceWeight,
   type BlockingEvidence,
   type BlockingMatcher,
 } from '../core/model/blocking.js';
@@ -133,14 +134,24 @@ end
         const plan = planDeferredReply(clause, evidence, matches);
         const msg = clause.params[0]?.text.replace(/\s+/g, ' ') ?? '';
         const why = evidence.slice(0, 3).map(describeEvidence).join(', ');
+        // Network, database, sleeps and awaits are high; local disk and waits on the own mailbox
+        // (often deliberate synchronization) are real but usually shorter.
+        const weights = new Set(evidence.map(evidenceWeight));
+        const severity = weights.has('wait') ? 'high' : 'medium';
+        const note = weights.has('wait')
+          ? ''
+          : weights.has('disk')
+            ? ' Local disk I/O is usually quick; it hurts on slow or network file systems and large files.'
+            : ' It waits for messages; if that is deliberate synchronization, keep the wait short.';
         out.push(
           finding(rule, file.path, {
             node: clause.head,
             key: `${fnLabel(handleCall)}:${msg}${clause.guard ? ` when ${clause.guard.text}` : ''}`,
             fixable: !('reason' in plan),
+            severity,
             message:
               `handle_call(${msg}, ...) blocks the ${mod.name} process on ${why}: while it waits, every other call, ` +
-              `cast and message to this server queues behind it, and callers time out after 5 s by default.` +
+              `cast and message to this server queues behind it, and callers time out after 5 s by default.${note}` +
               ('reason' in plan ? ` Not rewritten automatically: ${plan.reason}.` : ''),
             data: { clause, evidence } satisfies Data,
           }),

@@ -58,9 +58,32 @@ function directEvidence(clause: Clause, root: SyntaxNode, matches: BlockingMatch
     if (!site.spawned && isInside(site.node, root) && matches(site))
       found.push({ node: site.node, label: `${siteName(site)}/${site.arity}`, via: [], receive: false });
   for (const node of descendants(root, ['call']))
-    if (callIdentifier(node) === 'receive' && node.descendantsOfType('after_block').length && !inSpawnedCode(node, clause.fn.module))
-      found.push({ node, label: 'receive ... after', via: [], receive: true });
+    if (callIdentifier(node) === 'receive' && waitsInReceive(node) && !flushesTimer(clause) && !inSpawnedCode(node, clause.fn.module))
+      found.push({ node, label: node.text.includes('after') ? 'receive ... after' : 'receive', via: [], receive: true });
   return found;
+}
+
+/** A `receive` that can wait: no `after`, or a timeout other than `after 0` (which only flushes). */
+function waitsInReceive(receive: SyntaxNode): boolean {
+  const block = receive.namedChildren.find((c) => c.type === 'do_block');
+  const after = block?.namedChildren.find((c) => c.type === 'after_block');
+  if (!after) return true;
+  const timeouts = after.namedChildren.filter((c) => c.type === 'stab_clause').map((c) => c.childForFieldName('left')?.text.trim());
+  return timeouts.some((t) => t !== '0');
+}
+
+/**
+ * `if Process.cancel_timer(ref) == false, do: receive(do: (:tick -> :ok))`: the timer already fired,
+ * so its message is in the mailbox and the receive returns at once — a flush, not a wait.
+ */
+function flushesTimer(clause: Clause): boolean {
+  return clause.calls.some((s) => ['Process.cancel_timer', ':erlang.cancel_timer', 'Process.demonitor'].includes(siteName(s)));
+}
+
+/** How serious the wait is: network, database, sleeps and other processes; local disk; own mailbox. */
+export function evidenceWeight(e: BlockingEvidence): 'wait' | 'disk' | 'mailbox' {
+  if (e.receive) return 'mailbox';
+  return /^(File\.|:file\.)/.test(e.label) ? 'disk' : 'wait';
 }
 
 const cache = new WeakMap<FunctionDef, Map<BlockingMatcher, BlockingEvidence[]>>();
