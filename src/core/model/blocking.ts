@@ -5,6 +5,7 @@
  */
 import type { SyntaxNode } from '../parse.js';
 import { callIdentifier, descendants, isInside } from '../query.js';
+import type { ProjectIndex } from './project.js';
 import { inSpawnedCode, localTarget, siteName, type CallSite, type Clause, type FunctionDef } from './module.js';
 
 /** Glob-like patterns over `Module.function` (`*` matches any run of characters). */
@@ -32,8 +33,15 @@ export function blockingMatcher(patterns: string[]): BlockingMatcher {
   return (site) => {
     if (site.capture || site.dynamic || !site.module) return false;
     const name = siteName(site);
+    // Task.yield(task, 0) / Task.await(task, 0) poll without waiting.
+    if (/^Task\.(yield|await)$/.test(name) && site.args[1]?.text === '0') return false;
     return regexes.some((r) => r.test(name));
   };
+}
+
+/** One matcher per pattern list and index, so the per-function cache below is shared by all files. */
+export function cachedMatcher(project: ProjectIndex, patterns: string[]): BlockingMatcher {
+  return project.memo(`blocking-matcher:${JSON.stringify(patterns)}`, () => blockingMatcher(patterns));
 }
 
 function escape(s: string): string {
