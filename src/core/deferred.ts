@@ -76,11 +76,16 @@ export function planDeferral(clause: Clause, evidence: BlockingEvidence[], match
   const blocking = statements.slice(0, -1).map((s) => codeBlocking(clause, s, matches).length > 0);
   const first = blocking.indexOf(true);
   if (first === -1 && !reply) return { reason: 'the blocking call is part of the returned tuple' };
-  const spanStart = first === -1 ? statements.length - 1 : first;
+  let spanStart = first === -1 ? statements.length - 1 : first;
   const spanEnd = first === -1 ? spanStart : blocking.lastIndexOf(true) + 1;
+  // Only a task's owner may await it: a task started just before the await moves with it.
+  for (let k = spanStart - 1; k >= 0; k--) {
+    const read = variablesRead(statements.slice(spanStart, spanEnd));
+    if ([...statementBindings(statements[k])].some((v) => read.has(v)) && startsTask(clause, statements[k])) spanStart = k;
+  }
   const moved = [...statements.slice(spanStart, spanEnd), ...(reply && codeBlocking(clause, reply, matches).length ? [reply] : [])];
 
-  const unsafe = unsafeInTask(clause, moved);
+  const unsafe = unsafeInTask(clause, moved) ?? awaitsForeignTask(clause, moved, statements.slice(spanStart, spanEnd));
   if (unsafe) return { reason: unsafe };
   const stateName = stateVariable(stateParam);
   const spanBound = new Set(statements.slice(spanStart, spanEnd).flatMap((s) => [...statementBindings(s)]));
@@ -132,6 +137,26 @@ function unsafeInTask(clause: Clause, moved: SyntaxNode[]): string | undefined {
       if (problem) return `${problem} (in ${target.name}/${target.arity})`;
       queue.push(...c.calls.filter((s) => !s.spawned));
     }
+  }
+  return undefined;
+}
+
+const TASK_STARTS = new Set(['Task.async', 'Task.Supervisor.async', 'Task.Supervisor.async_nolink']);
+const TASK_WAITS = new Set(['Task.await', 'Task.yield', 'Task.await_many', 'Task.yield_many', 'Task.shutdown']);
+
+function startsTask(clause: Clause, statement: SyntaxNode): boolean {
+  return clause.calls.some((s) => !s.spawned && s.node.startIndex >= statement.startIndex && s.node.endIndex <= statement.endIndex && TASK_STARTS.has(`${s.module}.${s.name}`));
+}
+
+/** An await in the moved code on a task that is not started there: only the owner (the server) may await it. */
+function awaitsForeignTask(clause: Clause, moved: SyntaxNode[], movedStatements: SyntaxNode[]): string | undefined {
+  const bound = new Set(movedStatements.flatMap((s) => [...statementBindings(s)]));
+  for (const site of clause.calls) {
+    if (site.spawned || !TASK_WAITS.has(`${site.module}.${site.name}`)) continue;
+    if (!moved.some((m) => site.node.startIndex >= m.startIndex && site.node.endIndex <= m.endIndex)) continue;
+    const task = site.args[0];
+    const local = task && (task.type === 'call' || task.type === 'binary_operator' || (task.type === 'identifier' && bound.has(task.text)));
+    if (!local) return `it awaits a task the server started earlier (\`${task?.text ?? '?'}\`), and only the task's owner can await it`;
   }
   return undefined;
 }

@@ -2,10 +2,12 @@
 import type { AnyTransform } from '../core/types.js';
 import blockingHandleCall from './blocking-handle-call.js';
 import supervisorMaxChildren from './supervisor-max-children.js';
+import taskAwaitInCallback from './task-await-in-callback.js';
 
 export const transforms: AnyTransform[] = [
   blockingHandleCall,
   supervisorMaxChildren,
+  taskAwaitInCallback,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {
