@@ -85,7 +85,7 @@ function waitsInReceive(receive: SyntaxNode): boolean {
  * so its message is in the mailbox and the receive returns at once — a flush, not a wait.
  */
 function flushesTimer(clause: Clause): boolean {
-  return clause.calls.some((s) => ['Process.cancel_timer', ':erlang.cancel_timer', 'Process.demonitor'].includes(siteName(s)));
+  return clause.calls.some((s) => ['Process.cancel_timer', ':erlang.cancel_timer'].includes(siteName(s)));
 }
 
 /** How serious the wait is: network, database, sleeps and other processes; local disk; own mailbox. */
