@@ -169,7 +169,7 @@ end
   fix(f, { file, options }) {
     const plan = f.data as Plan;
     const mod = plan.table.module;
-    const msg = messageAtom(mod);
+    const msg = messageAtom(mod, plan.table);
     const interval = numberText(options.cleanupIntervalMs);
     const schedule = `Process.send_after(self(), :${msg}, ${interval})`;
     const edits: Edit[] = [];
@@ -217,17 +217,23 @@ function tableName(table: EtsTable): string {
 
 function analyse(table: EtsTable, project: ProjectIndex): Analysis | undefined {
   const { ops, unresolved } = opsReaching(project, table);
-  const sweeps = [...ops, ...unresolved.filter((op) => mayReach(op, table, ops))].filter(
-    (op) => op.kind === 'delete' && (SWEEPING_DELETES.has(op.op) || (op.op === 'delete' && op.site.arity === 1)),
+  // Dropping the whole table in terminate/2 frees it at shutdown, not while it grows.
+  const deletes = [...ops, ...unresolved.filter((op) => mayReach(op, table, ops))].filter(
+    (op) => op.kind === 'delete' && !onShutdown(op),
   );
-  if (sweeps.length) return undefined;
-  const keyedDeletes = ops.filter((op) => op.kind === 'delete');
-  const maybeKeyed = unresolved.filter((op) => op.kind === 'delete' && mayReach(op, table, ops));
+  if (deletes.some((op) => SWEEPING_DELETES.has(op.op) || (op.op === 'delete' && op.site.arity === 1))) return undefined;
+  const keyedDeletes = deletes.filter((op) => ops.includes(op));
+  const maybeKeyed = deletes.filter((op) => !ops.includes(op));
 
   // The records every creating write produces.
   const records: WrittenRecord[] = [];
   const unreadable: string[] = [];
-  for (const op of ops.filter((o) => o.kind === 'write')) {
+  // A module that creates a single table most likely writes that one where the model cannot follow
+  // the table id (a dynamic name from the options, a parameter of a public function): counted, as an
+  // assumption the message states.
+  const sole = moduleEts(table.module).tables.length === 1;
+  const assumed = new Set(sole ? unresolved.filter((op) => op.module === table.module && op.kind === 'write') : []);
+  for (const op of [...ops.filter((o) => o.kind === 'write'), ...assumed]) {
     const read = recordsWritten(op, project);
     if (!read) continue;
     if ('unreadable' in read) unreadable.push(`${label(op)}: ${read.unreadable}`);
@@ -243,9 +249,12 @@ function analyse(table: EtsTable, project: ProjectIndex): Analysis | undefined {
   const bag = table.type === 'bag' || table.type === 'duplicate_bag';
   const time = element.time;
 
-  // Written-at times in the value of a set: the table grows with distinct keys only, and with key-only
-  // deletes it is plausibly bounded: stay silent then.
-  if (time.kind === 'at' && !inKey && !bag && (keyedDeletes.length || maybeKeyed.length)) return undefined;
+  // With deletes by key, a written-at time is bounded by whoever deletes (a job queue keyed by
+  // {time, ref}, a last-seen entry removed on sign-out), and so is a deadline in the key (a timer
+  // queue whose consumer takes due entries): stay silent. An expiry in the value (a cache that
+  // deletes an entry when it reads it expired) or a window bucket still leaves entries nobody reads.
+  const keyed = keyedDeletes.length + maybeKeyed.length > 0;
+  if (keyed && (time.kind === 'at' || (time.kind === 'expiry' && inKey) || time.kind === 'opaque')) return undefined;
 
   const deadline = time.kind === 'expiry' || (time.kind === 'opaque' && !!time.deadline);
   let severity: Severity = inKey || bag ? 'high' : deadline ? 'medium' : 'low';
@@ -256,18 +265,25 @@ function analyse(table: EtsTable, project: ProjectIndex): Analysis | undefined {
         ? 'the window bucket is outside the key, so it is not clear which entries are stale'
         : 'the time is the write time of a value, not part of the key: each key holds one entry, so the table grows only with the number of distinct keys; add a cleanup if that number is unbounded',
     );
-  if (keyedDeletes.length || maybeKeyed.length) severity = 'low';
+  if (keyed) severity = 'low';
+  const onlyAssumed = timed.every((t) => assumed.has(t.record.op));
+  if (onlyAssumed) severity = severity === 'high' ? 'medium' : 'low';
 
   const writers = [...new Set(timed.map((t) => label(t.record.op)))];
   const growth = severity === 'low' ? 'may grow without bound' : 'grows without bound';
   let message = `${capital(tableName(table))} ${growth}: ${evidence(element, inKey, bag, table, writers, keyIndex ?? 0)}, and ${
-    keyedDeletes.length || maybeKeyed.length
-      ? `entries are only deleted by key (${[...keyedDeletes, ...maybeKeyed].map(label).join('; ')}), so those nobody reads again stay`
-      : 'nothing in the project deletes from it'
+    keyed
+      ? `entries are only deleted by key (${[...keyedDeletes, ...maybeKeyed].map(label).join('; ')}), so ${isDeadline(time) ? 'expired ' : ''}entries nobody reads again stay`
+      : `nothing in the project deletes from it${isDeadline(time) ? ', so expired entries stay forever' : ''}`
   }.`;
 
+  if (onlyAssumed) {
+    const ref = timed[0].record.op.site.args[0];
+    message += ` (Assuming \`${ref?.text}\` there is this table: it is the only table ${table.module.name} creates.)`;
+  }
+
   // Why it cannot be rewritten, most fundamental first.
-  if (time.kind === 'opaque') reasons.push(`the time \`${element.node.text}\` cannot be compared in a match spec: ${time.why}`);
+  if (time.kind === 'opaque') reasons.push(`the time \`${element.node.text}\` ${time.why}`);
   if (keyIndex === undefined) reasons.push('the table sets a :keypos the rule cannot read');
   const owner = ownerOf(table);
   if ('why' in owner) reasons.push(owner.why);
@@ -301,6 +317,10 @@ function analyse(table: EtsTable, project: ProjectIndex): Analysis | undefined {
     inits: (owner as { inits: Clause[] }).inits,
   };
   return { severity, message, plan };
+}
+
+function onShutdown(op: ProjectOp): boolean {
+  return op.clause.fn.name === 'terminate' && op.clause.fn.arity === 2;
 }
 
 /** An unresolved operation that could reach the table: in its module, or one that also uses it. */
@@ -344,16 +364,15 @@ function evidence(element: TimedElement, inKey: boolean, bag: boolean, table: Et
   const what = `\`${element.node.text}\`${describeTime(element.time, element.node)}`;
   const by = `written by ${writers.join(', ')}`;
   const place = placeOf(element.path, keyIndex);
-  const deadline = element.time.kind === 'expiry' || (element.time.kind === 'opaque' && element.time.deadline);
-  if (deadline) return `its records carry an expiry time, ${what} (${place}), but expired entries are never removed (${by})`;
-  switch (element.time.kind) {
-    case 'bucket':
-      return `its keys hold a time window, ${what} (${place}), so every window adds new entries (${by})`;
-    default:
-      if (inKey) return `its keys hold a time, ${what} (${place}), so every write adds an entry (${by})`;
-      if (bag) return `it is a ${table.type} and every write adds a record stamped with ${what} (${place}; ${by})`;
-      return `its records carry a time, ${what} (${place}), and no entry is ever removed (${by})`;
-  }
+  if (isDeadline(element.time)) return `its records carry an expiry time, ${what} (${place}; ${by})`;
+  if (element.time.kind === 'bucket') return `its keys hold a time window, ${what} (${place}), so every window adds new entries (${by})`;
+  if (inKey) return `its keys hold a time, ${what} (${place}), so every write adds an entry (${by})`;
+  if (bag) return `it is a ${table.type} and every write adds a record stamped with ${what} (${place}; ${by})`;
+  return `its records carry a time, ${what} (${place}; ${by})`;
+}
+
+function isDeadline(t: TimeValue): boolean {
+  return t.kind === 'expiry' || (t.kind === 'opaque' && !!t.deadline);
 }
 
 function describeTime(t: TimeValue, node: SyntaxNode): string {
@@ -362,7 +381,8 @@ function describeTime(t: TimeValue, node: SyntaxNode): string {
   if (t.kind === 'bucket') text = `div(${clock}, ${t.window.node.text})`;
   else if (t.kind === 'expiry' || (t.kind === 'opaque' && t.deadline)) text = `${clock} + ...`;
   else text = clock;
-  return node.text === text || node.text === clock ? '' : ` = ${text}`;
+  // Spell out where a variable's time comes from; an expression says it itself.
+  return node.type === 'identifier' ? ` = ${text}` : '';
 }
 
 /** `element 3`, `element 2 of the key`. */
@@ -514,11 +534,13 @@ function lastCallback(mod: ModuleDef): FunctionDef | undefined {
   return callbacks.sort((a, b) => a.clauses[a.clauses.length - 1].node.endIndex - b.clauses[b.clauses.length - 1].node.endIndex).pop();
 }
 
-/** A message atom the module does not use yet. */
-function messageAtom(mod: ModuleDef): string {
+/** A message atom the module does not use yet: `:purge_expired_entries`, else one naming the table. */
+function messageAtom(mod: ModuleDef, table: EtsTable): string {
   const text = mod.node.text;
-  for (let i = 1; ; i++) {
-    const name = i === 1 ? 'purge_expired_entries' : `purge_expired_entries_${i}`;
+  const own = (table.named ? table.name : table.field)?.toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^_+|_+$/g, '');
+  const candidates = ['purge_expired_entries', ...(own ? [`purge_expired_${own}`] : [])];
+  for (let i = 2; ; i++) {
+    const name = candidates.shift() ?? `purge_expired_entries_${i}`;
     if (!new RegExp(`:${name}\\b`).test(text)) return name;
   }
 }

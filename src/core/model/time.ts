@@ -32,7 +32,10 @@ interface TimeBase {
 export type TimeValue =
   | (TimeBase & { kind: 'at' | 'expiry'; clock: Clock; unit: TimeUnit })
   | (TimeBase & { kind: 'bucket'; clock: Clock; unit: TimeUnit; window: Window })
-  /** A time a match spec cannot compare as a number (a DateTime, an Erlang timestamp tuple, a unit we cannot read). */
+  /**
+   * A time a match spec cannot compare as a number (a DateTime, an Erlang timestamp tuple, a unit we
+   * cannot read); `why` completes "the time x ...".
+   */
   | (TimeBase & { kind: 'opaque'; why: string; deadline?: boolean });
 
 const CLOCKS: Record<string, Clock> = {
@@ -116,11 +119,11 @@ function clockRead(site: CallSite, clause: Clause): TimeValue | undefined {
   const name = siteName(site);
   const base = { clockNode: site.node, clockClause: clause };
   const opaque = OPAQUE_CLOCKS[name];
-  if (opaque) return { ...base, kind: 'opaque', why: `it is ${opaque}, which a match spec cannot compare by time` };
+  if (opaque) return { ...base, kind: 'opaque', why: `is ${opaque}, which a match spec cannot compare by time` };
   const clock = CLOCKS[name];
   if (!clock || site.arity > 1) return undefined;
   const unit = timeUnit(site.args[0], clause.fn.module);
-  if (!unit) return { ...base, kind: 'opaque', why: `the unit \`${site.args[0]!.text}\` of ${site.node.text} is not a literal` };
+  if (!unit) return { ...base, kind: 'opaque', why: `is read in the unit \`${site.args[0]!.text}\`, which is not a literal` };
   return { ...base, kind: 'at', clock, unit };
 }
 
