@@ -63,6 +63,11 @@ const KIND_NAMES: Record<string, string> = {
   agent: 'an Agent',
   task: 'a Task',
 };
+const CATCH_ALL = `# Any other message: logged and ignored, as GenServer's default handle_info/2 does.
+def handle_info(msg, state) do
+  :logger.error("#{inspect(__MODULE__)} got an unexpected message: #{inspect(msg)}")
+  {:noreply, state}
+end`;
 const CLEANUP_NAME = /(^|_)(clean|cleanup|clean_up|purge|expire|evict|prune|sweep|reap|gc)(_|$)/;
 const SWEEPING_DELETES = new Set(['select_delete', 'match_delete', 'delete_all_objects']);
 /** Calls a cleanup function may make without cleaning anything. */
@@ -182,9 +187,13 @@ end
     const indent = memberIndent(file, mod);
     const body = cleanupBody(plan, options, indent.length + INDENT.length);
     if (typeof body !== 'string') return { skip: body.skip };
-    const code = `def handle_info(:${msg}, state) do\n${body}\n${INDENT}${schedule}\n${INDENT}{:noreply, state}\nend`;
+    let code = `def handle_info(:${msg}, state) do\n${body}\n${INDENT}${schedule}\n${INDENT}{:noreply, state}\nend`;
+    // A first handle_info/2 replaces the default one, which logs any other message and goes on:
+    // keep that, or a stray message (a late Task reply, an :EXIT) would now crash the server.
+    if (placement.newFunction) code += `\n\n${CATCH_ALL}`;
     edits.push(insertAt(file, placement.offset, clauseText(code, indent, placement, mod.usesImpl)));
     const notes = [`cleanup every ${human(options.cleanupIntervalMs)} (option cleanupIntervalMs)`];
+    if (placement.newFunction) notes.push('adds a catch-all handle_info/2 that logs other messages, as the default one did');
     if (plan.element.time.kind === 'at') notes.push(`entries older than ${human(options.retentionMs)} are deleted (option retentionMs): check that nothing reads them longer`);
     return { edits, notes };
   },
