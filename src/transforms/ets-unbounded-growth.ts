@@ -2,6 +2,7 @@ import { finding, fnLabel, where } from '../core/findings.js';
 import { describeTable, type EtsTable } from '../core/model/ets.js';
 import {
   opsReaching,
+  stateIsTable,
   recordsWritten,
   timedElements,
   type ElementShape,
@@ -420,7 +421,10 @@ function ownerOf(table: EtsTable): { inits: Clause[] } | { why: string } {
       why: `${fnLabel(fn)} runs in the ${fn.context === 'both' ? 'server and in callers' : "caller's process (for start_link, the supervisor)"}, so the GenServer may not own the table`,
     };
   const init = mod.functions.get('init/1');
-  const inits = init?.clauses.filter((c) => c === table.clause || reaches(c, fn)) ?? [];
+  let inits = init?.clauses.filter((c) => c === table.clause || reaches(c, fn)) ?? [];
+  // Created in handle_continue/2, which runs before any message once init/1 returns {:continue, _}.
+  const continues = mod.functions.get('handle_continue/2')?.clauses.some((c) => c === table.clause || reaches(c, fn));
+  if (!inits.length && continues) inits = init?.clauses.filter((c) => /\{:continue,/.test(c.node.text)) ?? [];
   if (!inits.length)
     return { why: `the table is created in ${fnLabel(fn)}, not during init/1, so a cleanup scheduled in init/1 could run before it exists` };
   return { inits };
@@ -455,6 +459,7 @@ function tableExpression(table: EtsTable): string | undefined {
     if (nameNode.type === 'alias') return nameNode.text;
   }
   if (!table.named && table.field && /^[a-z_][a-zA-Z0-9_]*$/.test(table.field)) return `state.${table.field}`;
+  if (stateIsTable(table)) return 'state';
   return undefined;
 }
 

@@ -9,7 +9,7 @@ import { tableRef, type EtsOp, type EtsTable } from './ets.js';
 import type { Clause, ModuleDef } from './module.js';
 import type { ProjectIndex } from './project.js';
 import { timeValue, type TimeValue } from './time.js';
-import { unparen, valueOrigins } from './values.js';
+import { returnedBy, unparen, valueOrigins } from './values.js';
 
 export type ProjectOp = EtsOp & { module: ModuleDef };
 
@@ -26,17 +26,22 @@ export function opsReaching(project: ProjectIndex, table: EtsTable): TableOps {
   let found = cache.get(table);
   if (found) return found;
   const direct = project.opsOn(table);
+  // `{:ok, :ets.new(...)}`: every callback's state parameter is the table.
+  const stopAt = stateIsTable(table)
+    ? (c: Clause, i: number) => c.fn.module === table.module && c.fn.isCallback && STATE_PARAM[`${c.fn.name}/${c.fn.arity}`] === i
+    : undefined;
   const ops = [...direct];
   const unresolved: ProjectOp[] = [];
   for (const op of project.ops) {
     if (op.kind === 'create' || direct.includes(op)) continue;
     if (op.ref.kind === 'named' || project.tablesFor(op, op.module).length) continue;
-    const origins = op.ref.kind === 'var' ? valueOrigins(op.ref.name, op.ref.clause, op.site.node.startIndex, project) : undefined;
+    const origins = op.ref.kind === 'var' ? valueOrigins(op.ref.name, op.ref.clause, op.site.node.startIndex, project, 3, stopAt) : undefined;
     if (!origins) {
       unresolved.push(op);
       continue;
     }
     const reaches = origins.some((o) => {
+      if (stopAt && o.clause.params.some((p) => p.id === o.node.id)) return true;
       const ref = tableRef(o.node, o.clause);
       return project.tablesFor({ ...op, ref }, o.clause.fn.module).includes(table);
     });
@@ -45,6 +50,28 @@ export function opsReaching(project: ProjectIndex, table: EtsTable): TableOps {
   found = { ops, unresolved };
   cache.set(table, found);
   return found;
+}
+
+/** Position of the state among a GenServer callback's parameters. */
+const STATE_PARAM: Record<string, number> = {
+  'handle_call/3': 2,
+  'handle_cast/2': 1,
+  'handle_info/2': 1,
+  'handle_continue/2': 1,
+  'terminate/2': 1,
+  'code_change/3': 1,
+};
+
+/** Whether init/1 makes the table id itself the server state (`{:ok, :ets.new(...)}`, `{:ok, table}`). */
+export function stateIsTable(table: EtsTable): boolean {
+  if (table.fn.name !== 'init' || table.fn.arity !== 1 || !table.clause.body) return false;
+  const body = table.clause.body;
+  const statements = table.clause.oneLiner ? [body] : codeChildren(body).filter((n) => !n.type.endsWith('_block'));
+  const last = statements[statements.length - 1];
+  if (last?.type !== 'tuple') return false;
+  const [tag, state] = codeChildren(last);
+  if (tag?.text !== ':ok' || !state) return false;
+  return state.id === table.site.node.id || (state.type === 'identifier' && state.text === table.variable);
 }
 
 /** One element of a written record: a nested tuple, a time, or something else. */
@@ -91,7 +118,11 @@ export function recordsWritten(op: ProjectOp, project: ProjectIndex): RecordsRea
       const origins = valueOrigins(n.text, clause, n.startIndex, project);
       if (!origins?.length) return { unreadable: `\`${n.text}\` is not a record built where it is written` };
       for (const o of origins) queue.push({ node: o.node, clause: o.clause, depth: depth - 1 });
-    } else return { unreadable: `\`${oneLine(n.text)}\` is not a tuple the rule can read` };
+    } else {
+      const returned = depth > 0 ? returnedBy(n, clause, project) : undefined;
+      if (!returned?.length) return { unreadable: `\`${oneLine(n.text)}\` is not a tuple the rule can read` };
+      for (const o of returned) queue.push({ node: o.node, clause: o.clause, depth: depth - 1 });
+    }
   }
   return { records };
 }
@@ -106,8 +137,8 @@ function elementShape(node: SyntaxNode, clause: Clause, project: ProjectIndex, d
   const time = timeValue(n, clause, project);
   if (time) return { kind: 'time', node: n, time };
   if (isNonNumberLiteral(n)) return { kind: 'non-number', node: n };
-  if (n.type === 'identifier' && depth > 0) {
-    const origins = valueOrigins(n.text, clause, n.startIndex, project);
+  if ((n.type === 'identifier' || n.type === 'call') && depth > 0) {
+    const origins = n.type === 'call' ? returnedBy(n, clause, project) : valueOrigins(n.text, clause, n.startIndex, project);
     if (origins?.length === 1) {
       const inner = elementShape(origins[0].node, origins[0].clause, project, depth - 1);
       return inner.kind === 'tuple' || inner.kind === 'non-number' ? inner : { kind: 'other', node: n };

@@ -8,7 +8,7 @@ import type { SyntaxNode } from '../parse.js';
 import { binaryOperator } from '../query.js';
 import { literalAtom, normalizeCall, siteName, type CallSite, type Clause, type ModuleDef } from './module.js';
 import type { ProjectIndex } from './project.js';
-import { unparen, valueOrigins } from './values.js';
+import { returnedBy, unparen, valueOrigins } from './values.js';
 
 export type Clock = 'monotonic' | 'system' | 'os';
 export type TimeUnit = 'second' | 'millisecond' | 'microsecond' | 'nanosecond' | 'native';
@@ -195,15 +195,12 @@ function callTime(node: SyntaxNode, clause: Clause, project: ProjectIndex | unde
     const t = timeValue(site.args[0], clause, project, depth - 1);
     return t?.kind === 'opaque' ? { ...t, deadline: t.deadline || name.endsWith('add') || name.endsWith('shift') } : undefined;
   }
-  // A helper such as `defp now, do: System.monotonic_time(:millisecond)`.
-  if (site.arity !== 0) return undefined;
-  const mod = site.module ? project?.modules.get(site.module) : clause.fn.module;
-  const fn = mod?.functions.get(`${site.name}/0`);
-  if (!fn || fn.clauses.length !== 1) return undefined;
-  const body = fn.clauses[0].body;
-  if (!body) return undefined;
-  const statements = fn.clauses[0].oneLiner ? [body] : body.namedChildren.filter((c) => c.type !== 'comment');
-  return statements.length === 1 ? timeValue(statements[0], fn.clauses[0], project, depth - 1) : undefined;
+  // A helper such as `defp now, do: System.monotonic_time(:millisecond)` or `expiry(ttl)`.
+  const returned = returnedBy(node, clause, project);
+  if (!returned?.length) return undefined;
+  const values = returned.map((o) => timeValue(o.node, o.clause, project, depth - 1));
+  if (values.some((v) => !v)) return undefined;
+  return values.every((v) => timeSignature(v!) === timeSignature(values[0]!)) ? values[0] : undefined;
 }
 
 function windowOf(node: SyntaxNode, clause: Clause, project: ProjectIndex | undefined, depth = 3): Window {

@@ -26,14 +26,24 @@ export function unparen(node: SyntaxNode): SyntaxNode {
  * The expressions `name` can hold where it is used (at offset `at` of `clause`): the last `name = expr`
  * before it in an enclosing block, else the arguments every caller passes for that parameter.
  */
-export function valueOrigins(name: string, clause: Clause, at: number, project?: ProjectIndex, depth = 3): Origin[] | undefined {
+export function valueOrigins(
+  name: string,
+  clause: Clause,
+  at: number,
+  project?: ProjectIndex,
+  depth = 3,
+  /** Parameters to stop at (their node is returned as the origin), e.g. a callback's state. */
+  stopAt?: (clause: Clause, index: number) => boolean,
+): Origin[] | undefined {
   if (!clause.body) return undefined;
   const binding = lastBinding(name, clause, at);
   if (binding === null) return undefined; // bound by a pattern we do not read
   if (binding) return [{ node: binding, clause }];
   const index = clause.params.findIndex((p) => paramName(p) === name);
-  if (index < 0 || depth <= 0) return undefined;
+  if (index < 0) return undefined;
   const param = clause.params[index];
+  if (stopAt?.(clause, index)) return [{ node: param, clause }];
+  if (depth <= 0) return undefined;
   const fallback = binaryOperator(param) === '\\\\' ? param.childForFieldName('right') ?? undefined : undefined;
   const sites = callersOf(clause.fn, project);
   if (!sites.length) return undefined;
@@ -43,7 +53,7 @@ export function valueOrigins(name: string, clause: Clause, at: number, project?:
     if (!arg) return undefined;
     const expr = unparen(arg);
     if (expr.type === 'identifier') {
-      const more = valueOrigins(expr.text, caller, expr.startIndex, project, depth - 1);
+      const more = valueOrigins(expr.text, caller, expr.startIndex, project, depth - 1, stopAt);
       if (!more) return undefined;
       origins.push(...more);
     } else origins.push({ node: expr, clause: caller });
@@ -110,4 +120,30 @@ export function callersOf(fn: FunctionDef, project?: ProjectIndex): Array<{ site
           if (target === fn) found.push({ site, clause });
         }
   return found;
+}
+
+/**
+ * What a call to a function of the project returns: the last expression of each clause of the
+ * target (`defp entry(k, v), do: {k, v, now()}`), looked up in its own clause. Undefined for calls
+ * the model cannot resolve (dynamic, other libraries, captures).
+ */
+export function returnedBy(call: SyntaxNode, clause: Clause, project?: ProjectIndex): Origin[] | undefined {
+  if (call.type !== 'call') return undefined;
+  const site = clause.calls.find((s) => s.node.id === call.id);
+  if (!site || site.capture || site.dynamic) return undefined;
+  const mod = clause.fn.module;
+  const fn =
+    site.module === undefined || site.module === mod.name
+      ? localTarget(site, mod)
+      : project?.modules.get(site.module)?.functions.get(`${site.name}/${site.arity}`);
+  if (!fn || fn.kind.startsWith('defmacro') || !fn.clauses.length) return undefined;
+  const origins: Origin[] = [];
+  for (const c of fn.clauses) {
+    if (!c.body) return undefined;
+    const statements = c.oneLiner ? [c.body] : c.body.namedChildren.filter((n) => n.type !== 'comment' && !n.type.endsWith('_block'));
+    const last = statements[statements.length - 1];
+    if (!last) return undefined;
+    origins.push({ node: unparen(last), clause: c });
+  }
+  return origins;
 }
