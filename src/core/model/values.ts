@@ -6,7 +6,7 @@
 import type { SyntaxNode } from '../parse.js';
 import { binaryOperator, descendants } from '../query.js';
 import type { ProjectIndex } from './project.js';
-import { localTarget, uniqueFunctions, type CallSite, type Clause, type FunctionDef } from './module.js';
+import { localTarget, uniqueFunctions, type CallSite, type Clause, type FunctionDef, type ModuleDef } from './module.js';
 
 export interface Origin {
   node: SyntaxNode;
@@ -107,19 +107,32 @@ function bindsIn(pattern: SyntaxNode, name: string): boolean {
 
 /** Every call of `fn` in the project (local calls in its module, remote calls by module name). */
 export function callersOf(fn: FunctionDef, project?: ProjectIndex): Array<{ site: CallSite; clause: Clause }> {
+  const index = project ? project.memo('values:callers', () => callIndex(project.files.flatMap((f) => f.modules))) : callIndex([fn.module]);
   const found: Array<{ site: CallSite; clause: Clause }> = [];
-  const modules = project ? [...new Set(project.files.flatMap((f) => f.modules))] : [fn.module];
-  for (const mod of modules)
+  for (let arity = fn.minArity; arity <= fn.arity; arity++) {
+    for (const call of index.get(`${fn.module.name}.${fn.name}/${arity}`) ?? []) {
+      const mod = call.clause.fn.module;
+      const target = mod === fn.module ? localTarget(call.site, mod) : fn.module.functions.get(`${fn.name}/${arity}`);
+      if (target === fn) found.push(call);
+    }
+  }
+  return found;
+}
+
+/** Call sites by the function they name (`Mod.fun/arity`), local calls under their own module. */
+function callIndex(modules: ModuleDef[]): Map<string, Array<{ site: CallSite; clause: Clause }>> {
+  const index = new Map<string, Array<{ site: CallSite; clause: Clause }>>();
+  for (const mod of new Set(modules))
     for (const f of uniqueFunctions(mod))
       for (const clause of f.clauses)
         for (const site of clause.calls) {
-          if (site.capture || site.dynamic || site.arity < fn.minArity || site.arity > fn.arity) continue;
-          if (site.name !== fn.name) continue;
-          const target =
-            mod === fn.module ? localTarget(site, mod) : site.module === fn.module.name ? fn.module.functions.get(`${site.name}/${site.arity}`) : undefined;
-          if (target === fn) found.push({ site, clause });
+          if (site.capture || site.dynamic) continue;
+          const key = `${site.module ?? mod.name}.${site.name}/${site.arity}`;
+          let list = index.get(key);
+          if (!list) index.set(key, (list = []));
+          list.push({ site, clause });
         }
-  return found;
+  return index;
 }
 
 /**
