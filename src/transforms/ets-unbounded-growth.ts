@@ -103,22 +103,28 @@ window, write or key adds an entry, and entries that are expired or in a past wi
 The table grows with traffic until the node runs out of memory (ETS memory is not garbage collected
 and not counted in any process heap). A "cleanup" function that returns \`0\` is the same flaw.
 
-The rule finds the table's owner (the GenServer whose \`init/1\` creates it), every write in the
-project (named tables are global; unnamed ones are followed through the state and helper parameters),
-and the record shape each write creates: tuple arity, the position of the time (also inside a key
-tuple), its clock and unit. It stays silent when anything in the project sweeps the table
-(\`select_delete\`, \`match_delete\`, \`delete_all_objects\`, \`:ets.delete/1\`). Deletes by key only
-(\`:ets.delete(table, key)\` when an entry is read after expiry) lower the severity: entries nobody
-asks for again still stay.
+The rule finds the table's owner (the GenServer whose \`init/1\` creates it, or a
+\`handle_continue/2\` that \`init/1\` continues to), every write in the project (named tables are
+global; unnamed ones are followed through the state, helper parameters and helper return values), and
+the record shape each write creates: tuple arity, the position of the time (also inside a key tuple),
+its clock and unit. It stays silent when anything in the project sweeps the table (\`select_delete\`,
+\`match_delete\`, \`delete_all_objects\`, \`:ets.delete/1\` outside \`terminate/2\`), and when entries
+are deleted by key and the time is a write time or a deadline in the key: a queue whose consumer
+takes entries is bounded by that consumer. With deletes by key and an expiry in the value (a cache
+that deletes an entry when it reads it expired), or a window bucket, it reports at low severity:
+entries nobody asks for again still stay. A write time in the value of a \`set\` only grows with the
+number of distinct keys; that is reported at low severity and not rewritten.
 
 **The fix** schedules a cleanup in the owner: \`Process.send_after/3\` in \`init/1\`, and a new
 \`handle_info/2\` clause (before any catch-all) that deletes with \`:ets.select_delete/2\` and a match spec
 built from the record shape, then reschedules. It compares against the clock and unit the writes use:
 an expiry is deleted once it is in the past; a window bucket once it is older than the previous window
 (a sliding-window reader may still read the previous one); a write time once it is older than the
-\`retentionMs\` option. Review the retention and interval. The rule only reports (and says why) when
-the shape is not certain: several record shapes, a window only known at run time, a \`DateTime\`
-(a match spec cannot compare structs by time), or a table not owned by a GenServer's \`init/1\`.
+\`retentionMs\` option. Review the retention and interval. When the module had no \`handle_info/2\`,
+the fix also adds a catch-all that logs other messages, as the default \`use GenServer\` one does, so a
+stray message does not crash the server. The rule only reports (and says why) when the shape is not
+certain: several record shapes, records it cannot read, a window only known at run time, a
+\`DateTime\` (a match spec cannot compare structs by time), or a table not owned by a GenServer.
 
 Before:
 \`\`\`elixir
@@ -147,6 +153,12 @@ def handle_info(:purge_expired_entries, state) do
   current_window = div(System.system_time(:millisecond), 60_000)
   :ets.select_delete(:buckets, [{{{:_, :"$1"}, :_}, [{:<, :"$1", current_window - 1}], [true]}])
   Process.send_after(self(), :purge_expired_entries, 60_000)
+  {:noreply, state}
+end
+
+# Any other message: logged and ignored, as GenServer's default handle_info/2 does.
+def handle_info(msg, state) do
+  :logger.error("#{inspect(__MODULE__)} got an unexpected message: #{inspect(msg)}")
   {:noreply, state}
 end
 \`\`\`
