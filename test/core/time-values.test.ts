@@ -110,6 +110,25 @@ end
     expect(element.time).toMatchObject({ kind: 'at', clock: 'os', unit: 'second' });
   });
 
+  it('reads a keyword list as {atom, value} records', () => {
+    const { index } = project(`defmodule K do
+  def init(_) do
+    t = :ets.new(:k, [:named_table])
+    :ets.insert(t, shell: IO, env: :dev, started: now())
+    {:ok, nil}
+  end
+end
+`);
+    const write = opsReaching(index, index.tables[0]).ops.find((o) => o.op === 'insert')!;
+    const read = recordsWritten(write, index);
+    if (!read || 'unreadable' in read) throw new Error('records expected');
+    expect(read.records.map((r) => r.shape.items.map((i) => i.kind))).toEqual([
+      ['non-number', 'non-number'],
+      ['non-number', 'non-number'],
+      ['non-number', 'other'],
+    ]);
+  });
+
   it('says which writes it cannot read', () => {
     const { index } = project(`defmodule W do
   def init(_), do: {:ok, %{t: :ets.new(:w, [:bag])}}

@@ -112,6 +112,14 @@ export function recordsWritten(op: ProjectOp, project: ProjectIndex): RecordsRea
     const { node, clause, depth } = queue.shift()!;
     const n = unparen(node);
     if (n.type === 'tuple') records.push({ op, node: n, clause, shape: tupleShape(n, clause, project, 3) });
+    else if (n.type === 'keywords')
+      // `:ets.insert(t, shell: ..., env: ...)`: {atom, value} records.
+      for (const pair of n.namedChildren.filter((c) => c.type === 'pair')) {
+        const key = pair.childForFieldName('key')!;
+        const value = pair.childForFieldName('value')!;
+        const items: ElementShape[] = [{ kind: 'non-number', node: key }, elementShape(value, clause, project, 3)];
+        records.push({ op, node: pair, clause, shape: { kind: 'tuple', node: pair, items } });
+      }
     else if (n.type === 'list' && !codeChildren(n).some((c) => c.type === 'binary_operator'))
       for (const item of codeChildren(n)) queue.push({ node: item, clause, depth });
     else if (n.type === 'identifier' && depth > 0) {
@@ -149,7 +157,7 @@ function elementShape(node: SyntaxNode, clause: Clause, project: ProjectIndex, d
 
 function isNonNumberLiteral(n: SyntaxNode): boolean {
   if (atomValue(n) !== undefined) return true;
-  return ['string', 'charlist', 'list', 'map', 'sigil', 'binary'].includes(n.type);
+  return ['alias', 'string', 'charlist', 'list', 'map', 'sigil', 'binary'].includes(n.type);
 }
 
 /** Every time element of a record shape, with its path. */
