@@ -262,7 +262,7 @@ function analyse(table: EtsTable, project: ProjectIndex): Analysis | undefined {
     else records.push(...read.records);
   }
   const keyIndex = keyPosition(table);
-  const picks = records.map((r) => ({ record: r, pick: pickTime(timedElements(r.shape), keyIndex ?? 0) }));
+  const picks = records.map((r) => ({ record: r, ...pickTime(timedElements(r.shape), keyIndex ?? 0) }));
   const timed = picks.filter((p) => p.pick);
   if (!timed.length) return undefined;
   const first = timed[0];
@@ -318,6 +318,11 @@ function analyse(table: EtsTable, project: ProjectIndex): Analysis | undefined {
         .map((t) => `\`${oneLine(t.record.node.text)}\` at ${where(t.record.op.module.file.relPath, t.record.node)}`)
         .join(', ')})`,
     );
+  const tie = timed.find((t) => t.tied);
+  if (tie)
+    reasons.push(
+      `\`${oneLine(tie.record.node.text)}\` carries two times of the same kind (${placeOf(tie.pick!.path, keyIndex ?? 0)} and ${placeOf(tie.tied!.path, keyIndex ?? 0)}), and the rule cannot tell which one ends an entry's life`,
+    );
   const clash = picks.find((p) => !p.pick && !safeFromPattern(p.record.shape, first.record.shape, element.path));
   if (clash)
     reasons.push(
@@ -370,16 +375,18 @@ function keyPosition(table: EtsTable): number | undefined {
 }
 
 /** The time element that decides when a record is stale: an expiry first, then a time in the key. */
-function pickTime(elements: TimedElement[], keyIndex: number): TimedElement | undefined {
+function pickTime(elements: TimedElement[], keyIndex: number): { pick?: TimedElement; tied?: TimedElement } {
   const rank = (e: TimedElement): number => {
     const inKey = e.path[0] === keyIndex;
-    if (e.time.kind === 'expiry') return 0;
+    if (isDeadline(e.time)) return 0;
     if (e.time.kind === 'bucket' && inKey) return 1;
     if (e.time.kind === 'at' && inKey) return 2;
     if (e.time.kind === 'opaque') return 3;
     return e.time.kind === 'at' ? 4 : 5;
   };
-  return [...elements].sort((a, b) => rank(a) - rank(b))[0];
+  const sorted = [...elements].sort((a, b) => rank(a) - rank(b));
+  const [pick, next] = sorted;
+  return { pick, tied: next && rank(next) === rank(pick) ? next : undefined };
 }
 
 function evidence(element: TimedElement, inKey: boolean, bag: boolean, table: EtsTable, writers: string[], keyIndex: number): string {
