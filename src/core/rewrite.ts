@@ -182,3 +182,37 @@ export function addListElementFirst(file: FileModel, list: SyntaxNode, element: 
   const inner = [element, ...items.map((i) => i.text)].map((t) => `${indent}${INDENT}${t}`).join(',\n');
   return replaceNode(file, list, `[\n${inner}\n${indent}]`);
 }
+
+/**
+ * Add a one-line statement before the last statement of a clause (its return value), so it runs on
+ * every path through the clause. A `do:` one-liner becomes a `do ... end` block. The formatter keeps
+ * a blank line between a multi-line statement and its neighbours, and so does this.
+ */
+export function insertBeforeResult(file: FileModel, clause: Clause, line: string): Edit | undefined {
+  const statements = bodyStatements(clause);
+  const last = statements[statements.length - 1];
+  if (!last) return undefined;
+  const multiLine = last.startPosition.row !== last.endPosition.row;
+  if (!clause.oneLiner) {
+    // Above the comments that belong to the last statement.
+    let anchor = last;
+    for (let prev = last.previousSibling; prev?.type === 'comment' && prev.endPosition.row === anchor.startPosition.row - 1; prev = prev.previousSibling)
+      anchor = prev;
+    const indent = indentAt(file.text, last.startIndex);
+    return insertAt(file, lineStart(file.text, anchor.startIndex), `${indent}${line}\n${multiLine ? '\n' : ''}`);
+  }
+  // def f(x), do: expr  →  def f(x) do\n  line\n  expr\nend
+  const keywords = clause.body!.parent?.parent;
+  const comma = keywords?.previousSibling;
+  if (keywords?.type !== 'keywords' || comma?.type !== ',' || keywords.namedChildren.length !== 1) return undefined;
+  const defIndent = indentAt(file.text, clause.node.startIndex);
+  const bodyIndent = defIndent + INDENT;
+  // Continuation lines of the value were laid out relative to the line the value starts on.
+  const shift = bodyIndent.length - indentAt(file.text, last.startIndex).length;
+  const value = last.text
+    .split('\n')
+    .map((l, i) => (i === 0 || l.trim() === '' ? l : shift >= 0 ? ' '.repeat(shift) + l : l.slice(Math.min(-shift, /^ */.exec(l)![0].length))))
+    .join('\n');
+  const text = ` do\n${bodyIndent}${line}\n${multiLine ? '\n' : ''}${bodyIndent}${value}\n${defIndent}end`;
+  return { file: file.path, start: comma.startIndex, end: clause.node.endIndex, text };
+}

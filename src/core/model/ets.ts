@@ -3,7 +3,7 @@
  * (named atom, state field, variable), its access and type, and every operation on it.
  */
 import type { SyntaxNode } from '../parse.js';
-import { binaryOperator, codeChildren, keywordText } from '../query.js';
+import { atomValue, binaryOperator, codeChildren, keywordText } from '../query.js';
 import {
   literalAtom,
   type CallSite,
@@ -153,6 +153,14 @@ function locateStorage(table: EtsTable): void {
     const key = pair.childForFieldName('key');
     if (value?.type === 'identifier' && value.text === table.variable && key) {
       table.field = keywordText(key);
+      return;
+    }
+  }
+  for (const site of table.clause.calls) {
+    const [, key, value] = site.args;
+    if (site.module === 'Map' && site.name === 'put' && site.arity === 3 && value?.type === 'identifier' && value.text === table.variable) {
+      const field = atomValue(key);
+      if (field) table.field = field;
       return;
     }
   }
