@@ -15,8 +15,9 @@ import {
   addListElementFirst,
   bodyStatements,
   clauseText,
+  handleInfoPlacement,
+  LOGGING_CATCH_ALL,
   memberIndent,
-  newClausePlacement,
   reindentTail,
   replaceNode,
 } from './rewrite.js';
@@ -364,8 +365,9 @@ function continuationClause(file: FileModel, plan: Plan, names: { fromName?: str
   ];
   const pattern = [names.tag, ...(names.fromName ? [names.fromName] : []), ...carried].join(', ');
   const head = `def handle_info({${pattern}}, ${statePattern(text, plan.stateParam, used)}) do`;
-  const code = [head, ...body.map((b) => indentLines(b, '  ')), 'end'].join('\n');
-  const placement = newClausePlacement(file, mod, 'handle_info/2', clause.fn);
+  let code = [head, ...body.map((b) => indentLines(b, '  ')), 'end'].join('\n');
+  const placement = handleInfoPlacement(file, mod, clause.fn);
+  if (placement.newFunction) code += `\n\n${LOGGING_CATCH_ALL}`;
   return { file: file.path, start: placement.offset, end: placement.offset, text: clauseText(code, memberIndent(file, mod), placement, mod.usesImpl) };
 }
 

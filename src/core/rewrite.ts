@@ -216,3 +216,31 @@ export function insertBeforeResult(file: FileModel, clause: Clause, line: string
   const text = ` do\n${bodyIndent}${line}\n${multiLine ? '\n' : ''}${bodyIndent}${value}\n${defIndent}end`;
   return { file: file.path, start: comma.startIndex, end: clause.node.endIndex, text };
 }
+
+/**
+ * A first `handle_info/2` replaces the default one from `use GenServer`, which logs any other message
+ * and goes on: a new function keeps that, or a stray message (a late Task reply, an :EXIT) would now
+ * crash the server.
+ */
+export const LOGGING_CATCH_ALL = `# Any other message: logged and ignored, as GenServer's default handle_info/2 does.
+def handle_info(msg, state) do
+  :logger.error("#{inspect(__MODULE__)} got an unexpected message: #{inspect(msg)}")
+  {:noreply, state}
+end`;
+
+export type Placement = ReturnType<typeof newClausePlacement>;
+
+/**
+ * Where a new `handle_info/2` clause goes (see newClausePlacement). When the catch-all is the first
+ * clause and carries `@impl true`, the new clause goes below that attribute, so `@impl` stays on the
+ * function's first clause.
+ */
+export function handleInfoPlacement(file: FileModel, mod: ModuleDef, after?: FunctionDef): Placement {
+  const placement = newClausePlacement(file, mod, 'handle_info/2', after);
+  const first = mod.functions.get('handle_info/2')?.clauses[0];
+  if (!first || !placement.before || placement.newFunction || !isCatchAll(first)) return placement;
+  const attached = file.text.slice(placement.offset, first.node.startIndex);
+  const impl = /^[ \t]*@impl\b.*\n/m.exec(attached);
+  if (!impl) return placement;
+  return { ...placement, offset: placement.offset + impl.index + impl[0].length };
+}

@@ -15,7 +15,6 @@ import {
   sameProcessCallees,
   uniqueFunctions,
   type Clause,
-  type FileModel,
   type FunctionDef,
   type ModuleDef,
 } from '../core/model/module.js';
@@ -29,11 +28,11 @@ import {
   displayWidth,
   INDENT,
   insertAt,
+  handleInfoPlacement,
   insertBeforeResult,
-  isCatchAll,
   LINE_LENGTH,
+  LOGGING_CATCH_ALL,
   memberIndent,
-  newClausePlacement,
 } from '../core/rewrite.js';
 import type { Edit, Severity, Transform } from '../core/types.js';
 
@@ -64,11 +63,6 @@ const KIND_NAMES: Record<string, string> = {
   agent: 'an Agent',
   task: 'a Task',
 };
-const CATCH_ALL = `# Any other message: logged and ignored, as GenServer's default handle_info/2 does.
-def handle_info(msg, state) do
-  :logger.error("#{inspect(__MODULE__)} got an unexpected message: #{inspect(msg)}")
-  {:noreply, state}
-end`;
 const CLEANUP_NAME = /(^|_)(clean|cleanup|clean_up|purge|expire|evict|prune|sweep|reap|gc)(_|$)/;
 const SWEEPING_DELETES = new Set(['select_delete', 'match_delete', 'delete_all_objects']);
 /** Calls a cleanup function may make without cleaning anything. */
@@ -196,14 +190,12 @@ end
       if (!edit) return { skip: `cannot find the result of ${fnLabel(init.fn)} to schedule the cleanup before it` };
       edits.push(edit);
     }
-    const placement = implStaysFirst(file, mod, newClausePlacement(file, mod, 'handle_info/2', lastCallback(mod)));
+    const placement = handleInfoPlacement(file, mod, lastCallback(mod));
     const indent = memberIndent(file, mod);
     const body = cleanupBody(plan, options, indent.length + INDENT.length);
     if (typeof body !== 'string') return { skip: body.skip };
     let code = `def handle_info(:${msg}, state) do\n${body}\n${INDENT}${schedule}\n${INDENT}{:noreply, state}\nend`;
-    // A first handle_info/2 replaces the default one, which logs any other message and goes on:
-    // keep that, or a stray message (a late Task reply, an :EXIT) would now crash the server.
-    if (placement.newFunction) code += `\n\n${CATCH_ALL}`;
+    if (placement.newFunction) code += `\n\n${LOGGING_CATCH_ALL}`;
     edits.push(insertAt(file, placement.offset, clauseText(code, indent, placement, mod.usesImpl)));
     const notes = [`cleanup every ${human(options.cleanupIntervalMs)} (option cleanupIntervalMs)`];
     if (placement.newFunction) notes.push('adds a catch-all handle_info/2 that logs other messages, as the default one did');
@@ -543,21 +535,6 @@ function literalBody(fn: FunctionDef): string {
   return ` (it only returns \`${oneLine(last.text)}\`)`;
 }
 
-/**
- * When the catch-all is the first handle_info clause and carries `@impl true`, the new clause goes
- * below that attribute, so `@impl` stays on the function's first clause.
- */
-function implStaysFirst(file: FileModel, mod: ModuleDef, placement: Placement): Placement {
-  const existing = mod.functions.get('handle_info/2');
-  const first = existing?.clauses[0];
-  if (!first || !placement.before || placement.newFunction || !isCatchAll(first)) return placement;
-  const attached = file.text.slice(placement.offset, first.node.startIndex);
-  const impl = /^[ \t]*@impl\b.*\n/m.exec(attached);
-  if (!impl) return placement;
-  return { ...placement, offset: placement.offset + impl.index + impl[0].length };
-}
-
-type Placement = ReturnType<typeof newClausePlacement>;
 
 /** The GenServer callback the new handle_info goes after when the module has none. */
 function lastCallback(mod: ModuleDef): FunctionDef | undefined {
