@@ -1,9 +1,11 @@
 /** The registry: one line per rule. Order is the order `otpfix rules` lists them. */
 import type { AnyTransform } from '../core/types.js';
 import supervisorMaxChildren from './supervisor-max-children.js';
+import telemetryHandlerSyncCall from './telemetry-handler-sync-call.js';
 
 export const transforms: AnyTransform[] = [
   supervisorMaxChildren,
+  telemetryHandlerSyncCall,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {
