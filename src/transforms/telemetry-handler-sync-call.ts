@@ -11,7 +11,15 @@ import { finding } from '../core/findings.js';
 import { describeHops, entrySite, handleCallsFor, handleCastsFor, requestLabel, type SyncCall } from '../core/model/calls.js';
 import type { FunctionDef, ModuleDef } from '../core/model/module.js';
 import type { ProjectIndex } from '../core/model/project.js';
-import { emitterEvidence, eventText, handlerCalls, telemetryIndex, type ProcessRef, type TelemetryAttach } from '../core/model/telemetry.js';
+import {
+  emitterEvidence,
+  eventsForClause,
+  eventText,
+  handlerCalls,
+  telemetryIndex,
+  type ProcessRef,
+  type TelemetryAttach,
+} from '../core/model/telemetry.js';
 import type { SyntaxNode } from '../core/parse.js';
 import { indentAt } from '../core/query.js';
 import type { Edit, Finding, Transform } from '../core/types.js';
@@ -86,9 +94,13 @@ end
         const entry = entrySite(call);
         const where = call.hops.length ? call.hops[0].fn.module.file : attach.handler.kind === 'function' ? attach.handler.fn.module.file : attach.module.file;
         if (where !== file) continue;
-        const verdict = judge(attach, call, process, project);
+        const clause = handlerClause(attach, call);
+        const eventNames = clause ? eventsForClause(attach, clause) : attach.eventNames;
+        if (eventNames && !eventNames.length) continue; // this clause never receives the attached events
+        const verdict = judge(attach, call, process, project, eventNames);
         if (!verdict) continue;
-        const key = `${handlerLabel(attach)}:${describeHops(call)}:${requestLabel(call.request)}`;
+        // The request as written tells two calls of one handler apart without using offsets.
+        const key = `${handlerLabel(attach)}:${describeHops(call)}:${(call.request?.text ?? '').replace(/\s+/g, ' ')}`;
         if (keys.has(key)) continue;
         keys.add(key);
         const data: Data = { attachLabel: handlerLabel(attach), call, server: process.kind === 'module' ? process.module.name : undefined };
@@ -143,8 +155,15 @@ function handlerLabel(attach: TelemetryAttach): string {
   return `${attach.module.name}.${attach.fn.name}/${attach.fn.arity}:fn@${attach.site.node.startPosition.row - attach.clause.node.startPosition.row}`;
 }
 
-function events(attach: TelemetryAttach): string {
-  return attach.eventNames ? attach.eventNames.map(eventText).join(', ') : `the events in \`${attach.events?.text.slice(0, 40)}\``;
+function events(attach: TelemetryAttach, names = attach.eventNames): string {
+  return names ? names.map(eventText).join(', ') : `the events in \`${attach.events?.text.slice(0, 40)}\``;
+}
+
+/** The handler clause the call is made from (for a handler function), to narrow the events it sees. */
+function handlerClause(attach: TelemetryAttach, call: SyncCall) {
+  if (attach.handler.kind !== 'function') return undefined;
+  const site = entrySite(call);
+  return attach.handler.fn.clauses.find((c) => c.node.startIndex <= site.node.startIndex && site.node.endIndex <= c.node.endIndex);
 }
 
 function chain(path: FunctionDef[]): string {
@@ -156,9 +175,10 @@ function judge(
   call: SyncCall,
   process: ProcessRef,
   project: ProjectIndex,
+  eventNames: string[] | undefined,
 ): { severity: Finding['severity']; message: string } | undefined {
   const via = call.hops.length ? ` (through ${describeHops(call)})` : '';
-  const what = `${call.primitive}${via} in the telemetry handler for ${events(attach)}`;
+  const what = `${call.primitive}${via} in the telemetry handler for ${events(attach, eventNames)}`;
   const runs = 'The handler runs in the process that emits the event, not in the one that attached it.';
   if (process.kind === 'emitter')
     return { severity: 'high', message: `${what} calls self(): that is the emitting process, so the call exits with {:calling_self, _} whoever emits. ${runs}` };
@@ -168,18 +188,23 @@ function judge(
       message: `${what} calls ${process.text}, which we cannot resolve to a process. ${runs} Every emitter blocks until that process answers, and deadlocks if it is the emitter or waits on it.`,
     };
   const target = process.module;
-  const evidence = emitterEvidence(attach, target, project);
-  const exits = call.primitive === 'GenServer.call' || call.primitive.startsWith('Agent.') || call.primitive === 'GenStage.call'
-    ? 'exits with {:calling_self, _}'
-    : 'deadlocks until its timeout';
+  const evidence = emitterEvidence(attach, target, project, eventNames);
+  const caught = !!closestTry(entrySite(call).node);
+  const exits =
+    (call.primitive === 'GenServer.call' || call.primitive.startsWith('Agent.') || call.primitive === 'GenStage.call'
+      ? 'exits with {:calling_self, _}'
+      : 'blocks until its timeout, then exits') +
+    (caught
+      ? ' and the catch around it drops the event'
+      : ': :telemetry detaches a handler that exits, so no later event reaches it either');
   if (evidence.inTarget.length) {
     const { emit, path } = evidence.inTarget[0];
     const where = `${emit.module.name}.${emit.fn.name}/${emit.fn.arity}`;
     const how = path.length > 1 ? ` (reached from ${chain(path)})` : '';
-    const emitted = (emit.events ?? []).filter((e) => attach.eventNames?.includes(e)).map(eventText).join(', ');
+    const emitted = (emit.events ?? []).filter((e) => eventNames?.includes(e)).map(eventText).join(', ');
     return {
       severity: 'high',
-      message: `${what} calls ${target.name} (${process.how}), but ${target.name}'s own process emits ${emitted} in ${where}${how}. ${runs} There the call targets its own process and ${exits}: the event is never handled.`,
+      message: `${what} calls ${target.name} (${process.how}), but ${target.name}'s own process emits ${emitted} in ${where}${how}. ${runs} There the call targets its own process: it ${exits}.`,
     };
   }
   if (evidence.unseen.length || evidence.dynamicInTarget.length) {
@@ -189,7 +214,7 @@ function judge(
       : '';
     return {
       severity: 'medium',
-      message: `${what} calls ${target.name} (${process.how}). ${runs} ${[unseen, dyn].filter(Boolean).join('; ')}, so we cannot rule out that ${target.name} emits them: if it does, the call ${exits}. Every emitter also blocks until ${target.name} answers.`,
+      message: `${what} calls ${target.name} (${process.how}). ${runs} ${[unseen, dyn].filter(Boolean).join('; ')}, so we cannot rule out that ${target.name} emits ${eventNames && eventNames.length === 1 ? 'it' : 'them'}: if it does, the call ${exits}. Every emitter also blocks until ${target.name} answers.`,
     };
   }
   return undefined; // every emitter is known and none runs in the target's process
@@ -210,6 +235,14 @@ function declineReason(attach: TelemetryAttach, call: SyncCall, process: Process
   for (const c of clauses) {
     const d = deriveHandleCast(c, server.file);
     if ('reason' in d) return d.reason;
+  }
+  return undefined;
+}
+
+function closestTry(node: SyntaxNode): SyntaxNode | undefined {
+  for (let n = node.parent; n; n = n.parent) {
+    if (n.type === 'anonymous_function' || (n.type === 'call' && /^defp?$/.test(n.childForFieldName('target')?.text ?? ''))) return undefined;
+    if (n.type === 'call' && n.childForFieldName('target')?.text === 'try') return n;
   }
   return undefined;
 }

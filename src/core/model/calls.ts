@@ -633,7 +633,7 @@ export function processFunctions(mod: ModuleDef, project: ProjectIndex): Map<Fun
   const reached = new Map<FunctionDef, FunctionDef[]>();
   const queue: FunctionDef[] = [];
   for (const fn of uniqueFunctions(mod))
-    if (fn.context === 'server' || fn.context === 'both') {
+    if (fn.isCallback) {
       reached.set(fn, [fn]);
       queue.push(fn);
     }

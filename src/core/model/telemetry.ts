@@ -307,12 +307,12 @@ export interface EmitterEvidence {
 }
 
 /** Where the handler's events are emitted, and which of those emits run in `target`'s process. */
-export function emitterEvidence(attach: TelemetryAttach, target: ModuleDef, project: ProjectIndex): EmitterEvidence {
+export function emitterEvidence(attach: TelemetryAttach, target: ModuleDef, project: ProjectIndex, eventNames = attach.eventNames): EmitterEvidence {
   const index = telemetryIndex(project);
   const inProcess = processFunctions(target, project);
   const known: TelemetryEmit[] = [];
   const unseen: string[] = [];
-  for (const e of attach.eventNames ?? []) {
+  for (const e of eventNames ?? []) {
     const emits = index.emits.get(e);
     if (emits?.length) known.push(...emits);
     else unseen.push(e);
@@ -321,6 +321,40 @@ export function emitterEvidence(attach: TelemetryAttach, target: ModuleDef, proj
   const inTarget = known.filter((e) => inProcess.has(e.fn)).map((emit) => ({ emit, path: inProcess.get(emit.fn)! }));
   const dynamicInTarget = index.dynamic.filter((e) => inProcess.has(e.fn));
   return { inTarget, known, unseen, dynamicInTarget };
+}
+
+/**
+ * The attached events a handler clause can receive: its first parameter is matched against each
+ * event name (`def handle_event([:app, :repo, :query], ...)` only sees that one).
+ */
+export function eventsForClause(attach: TelemetryAttach, clause: Clause): string[] | undefined {
+  if (!attach.eventNames || attach.handler.kind !== 'function' || clause.fn !== attach.handler.fn) return attach.eventNames;
+  const pattern = clause.params[0];
+  if (!pattern) return attach.eventNames;
+  return attach.eventNames.filter((e) => eventMayMatch(pattern, e.split('.'), clause.fn.module));
+}
+
+function eventMayMatch(pattern: SyntaxNode, event: string[], mod: ModuleDef): boolean {
+  if (pattern.type === 'identifier') return true;
+  if (binaryOperator(pattern) === '=')
+    return eventMayMatch(pattern.childForFieldName('left')!, event, mod) && eventMayMatch(pattern.childForFieldName('right')!, event, mod);
+  if (pattern.type !== 'list') return true;
+  const items = codeChildren(pattern);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (binaryOperator(item) === '|') {
+      const head = item.childForFieldName('left')!;
+      return i < event.length && eventItem(head, event[i], mod);
+    }
+    if (i >= event.length || !eventItem(item, event[i], mod)) return false;
+  }
+  return items.length === event.length;
+}
+
+function eventItem(item: SyntaxNode, atom: string, mod: ModuleDef): boolean {
+  if (item.type === 'identifier') return true;
+  const value = literalAtom(item, mod);
+  return value === undefined || value === atom;
 }
 
 /** `[:a, :b]` text for an event key. */
