@@ -286,3 +286,13 @@ function implEnd(file: FileModel, def: SyntaxNode): number | undefined {
   return m ? start + m.index + m[0].length : undefined;
 }
 
+
+/**
+ * Insert a one-line statement before `stmt` in its block. The formatter keeps a blank line between a
+ * multi-line expression and its neighbours, so one goes in when `stmt` spans several lines.
+ */
+export function statementBefore(file: FileModel, stmt: SyntaxNode, code: string): Edit {
+  const indent = indentAt(file.text, stmt.startIndex);
+  const blank = stmt.startPosition.row !== stmt.endPosition.row ? '\n' : '';
+  return { file: file.path, start: stmt.startIndex, end: stmt.startIndex, text: `${code}\n${blank}${indent}` };
+}

@@ -1,11 +1,13 @@
 /** The registry: one line per rule. Order is the order `otpfix rules` lists them. */
 import type { AnyTransform } from '../core/types.js';
 import supervisorMaxChildren from './supervisor-max-children.js';
+import telemetryHandlerLeak from './telemetry-handler-leak.js';
 import telemetryHandlerSyncCall from './telemetry-handler-sync-call.js';
 
 export const transforms: AnyTransform[] = [
   supervisorMaxChildren,
   telemetryHandlerSyncCall,
+  telemetryHandlerLeak,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {

@@ -6,50 +6,7 @@
 # After the rewrite, publish/2 returns promptly and the signal is routed to the subscriber.
 [dir] = System.argv()
 
-# A minimal :telemetry with the library's semantics (the real one is a hex package, not part of
-# Elixir): handlers live in an ETS table, run in the process that calls execute/3, and a handler
-# that raises or exits is detached and reported.
-defmodule :telemetry do
-  @table :telemetry_proof_handlers
-
-  defp table do
-    if :ets.whereis(@table) == :undefined,
-      do: :ets.new(@table, [:bag, :public, :named_table])
-
-    @table
-  end
-
-  def attach(id, event, fun, config), do: attach_many(id, [event], fun, config)
-
-  def attach_many(id, events, fun, config) do
-    if :ets.match_object(table(), {:_, id, :_, :_}) != [] do
-      {:error, :already_exists}
-    else
-      for event <- events, do: :ets.insert(table(), {event, id, fun, config})
-      :ok
-    end
-  end
-
-  def detach(id) do
-    case :ets.match_delete(table(), {:_, id, :_, :_}) do
-      true -> :ok
-    end
-  end
-
-  def execute(event, measurements, metadata) do
-    for {^event, id, fun, config} <- :ets.lookup(table(), event) do
-      try do
-        fun.(event, measurements, metadata, config)
-      catch
-        kind, reason ->
-          send(:proof_observer, {:handler_failed, id, kind, reason})
-          detach(id)
-      end
-    end
-
-    :ok
-  end
-end
+Code.require_file(Path.join(__DIR__, "support/telemetry.exs"))
 
 Process.register(self(), :proof_observer)
 Code.require_file(Path.join(dir, "seed-router.ex"))

@@ -226,7 +226,7 @@ function resolveVariable(name: string, scope: Scope, before: number, depth: numb
 }
 
 /** The right-hand side of the last `name = expr` in the scope's body before `before`. */
-function bindingOf(name: string, scope: Scope, before: number): SyntaxNode | undefined {
+export function bindingOf(name: string, scope: Scope, before: number): SyntaxNode | undefined {
   if (!scope.body) return undefined;
   let found: SyntaxNode | undefined;
   for (const node of scope.body.descendantsOfType('binary_operator')) {
@@ -239,7 +239,7 @@ function bindingOf(name: string, scope: Scope, before: number): SyntaxNode | und
 }
 
 /** `name`, `name \\ default`, `pattern = name`, or `%{key: name}` among the parameters. */
-function paramOf(name: string, scope: Scope): Target | undefined {
+export function paramOf(name: string, scope: Scope): Target | undefined {
   for (let i = 0; i < scope.params.length; i++) {
     let p = scope.params[i];
     if (binaryOperator(p) === '\\\\') p = p.childForFieldName('left')!;
@@ -657,7 +657,17 @@ export function processFunctions(mod: ModuleDef, project: ProjectIndex): Map<Fun
   return reached;
 }
 
-/** Every clause of the project whose function is `name/arity` in a process module, for callers of `processFunctions`. */
-export function fnLabelOf(fn: FunctionDef): string {
-  return `${fn.module.name}.${fn.name}/${fn.arity}`;
+/** The call sites in `fn`'s own module that call it right away (not through a spawn or a stored fn). */
+export function localCallers(fn: FunctionDef, project: ProjectIndex): Array<{ fn: FunctionDef; clause: Clause; site: CallSite; scope: Scope }> {
+  const out: Array<{ fn: FunctionDef; clause: Clause; site: CallSite; scope: Scope }> = [];
+  for (const other of uniqueFunctions(fn.module))
+    for (const clause of other.clauses) {
+      if (!clause.body) continue;
+      for (const site of clause.calls) {
+        if (site.capture || calleeOf(site, fn.module, project) !== fn) continue;
+        if (!runsWith(site.node, clause.body, fn.module).now) continue;
+        out.push({ fn: other, clause, site, scope: scopeAt(site.node, clause.body, clauseScope(clause)) });
+      }
+    }
+  return out;
 }

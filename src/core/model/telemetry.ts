@@ -11,9 +11,8 @@ import {
   calleeOf,
   clauseScope,
   fnScope,
+  localCallers,
   processFunctions,
-  runsWith,
-  scopeAt,
   serverOf,
   syncCallsIn,
   syncCallsOf,
@@ -263,17 +262,10 @@ function viaCallers(attach: TelemetryAttach, target: Target & { kind: 'param' },
   const fn = attach.fn;
   const seen: Target[] = [];
   let callerFn: FunctionDef | undefined;
-  for (const other of uniqueFunctions(fn.module))
-    for (const clause of other.clauses) {
-      if (!clause.body) continue;
-      for (const site of clause.calls) {
-        if (site.capture || calleeOf(site, fn.module, project) !== fn) continue;
-        if (!runsWith(site.node, clause.body, fn.module).now) continue;
-        const scope = scopeAt(site.node, clause.body, clauseScope(clause));
-        seen.push(bindParam({ kind: 'param', index: target.index, key: target.key }, site, fn, scope));
-        callerFn = other;
-      }
-    }
+  for (const caller of localCallers(fn, project)) {
+    seen.push(bindParam({ kind: 'param', index: target.index, key: target.key }, caller.site, fn, caller.scope));
+    callerFn = caller.fn;
+  }
   if (!seen.length || !callerFn) return { kind: 'unknown', text: `argument ${target.index + 1} of ${fn.name}/${fn.arity}` };
   const first = JSON.stringify(seen[0]);
   if (!seen.every((t) => JSON.stringify(t) === first)) return { kind: 'unknown', text: `argument ${target.index + 1} of ${fn.name}/${fn.arity}` };
