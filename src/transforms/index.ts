@@ -1,5 +1,6 @@
 /** The registry: one line per rule. Order is the order `otpfix rules` lists them. */
 import type { AnyTransform } from '../core/types.js';
+import selfCall from './self-call.js';
 import supervisorMaxChildren from './supervisor-max-children.js';
 import telemetryHandlerLeak from './telemetry-handler-leak.js';
 import telemetryHandlerSyncCall from './telemetry-handler-sync-call.js';
@@ -8,6 +9,7 @@ export const transforms: AnyTransform[] = [
   supervisorMaxChildren,
   telemetryHandlerSyncCall,
   telemetryHandlerLeak,
+  selfCall,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {
