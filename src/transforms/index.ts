@@ -2,6 +2,7 @@
 import type { AnyTransform } from '../core/types.js';
 import selfCall from './self-call.js';
 import supervisorMaxChildren from './supervisor-max-children.js';
+import syncCallInCallback from './sync-call-in-callback.js';
 import telemetryHandlerLeak from './telemetry-handler-leak.js';
 import telemetryHandlerSyncCall from './telemetry-handler-sync-call.js';
 
@@ -10,6 +11,7 @@ export const transforms: AnyTransform[] = [
   telemetryHandlerSyncCall,
   telemetryHandlerLeak,
   selfCall,
+  syncCallInCallback,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {

@@ -311,6 +311,7 @@ export function keyValue(node: SyntaxNode, key: string): SyntaxNode | undefined 
 const IMMEDIATE_MODULES = new Set(['Enum', 'Stream', 'List', 'Map', 'Keyword', 'MapSet', ':lists', ':maps', 'Access', ':ets']);
 const IMMEDIATE_FUNCTIONS = new Set(['then', 'tap', 'Kernel.then', 'Kernel.tap']);
 const LOOP_MODULES = new Set(['Enum', 'Stream', ':lists', ':maps', ':ets']);
+const LOOP_FUNCTIONS = new Set(['Map.new', 'Map.filter', 'Map.reject', 'Map.map', 'MapSet.new', 'Keyword.new', 'List.foldl', 'List.foldr']);
 
 function hostName(fnNode: SyntaxNode, mod: ModuleDef): string | undefined {
   const args = fnNode.parent;
@@ -342,7 +343,7 @@ export function runsWith(node: SyntaxNode, root: SyntaxNode, mod: ModuleDef): { 
     const host = hostName(n, mod);
     if (!host) return { now: false, loop };
     const module = host.includes('.') ? host.slice(0, host.lastIndexOf('.')) : undefined;
-    if (module && LOOP_MODULES.has(module)) loop = true;
+    if ((module && LOOP_MODULES.has(module)) || LOOP_FUNCTIONS.has(host)) loop = true;
     if (!(module && IMMEDIATE_MODULES.has(module)) && !IMMEDIATE_FUNCTIONS.has(host)) return { now: false, loop };
   }
   return { now: true, loop };
