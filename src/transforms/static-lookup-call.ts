@@ -1,6 +1,7 @@
 import { tailExpressions } from '../core/callback-rewrite.js';
 import { finding } from '../core/findings.js';
-import { handleCallsFor, requestLabel, serverOf, syncCallsOf, type SyncCall } from '../core/model/calls.js';
+import { callersOf, handleCallsFor, requestLabel, serverOf, syncCallsOf, type SyncCall } from '../core/model/calls.js';
+import type { ProjectIndex } from '../core/model/project.js';
 import { uniqueFunctions, type Clause, type FunctionDef, type ModuleDef } from '../core/model/module.js';
 import type { SyntaxNode } from '../core/parse.js';
 import { atomValue, binaryOperator, callArguments, codeChildren, keywordText } from '../core/query.js';
@@ -58,6 +59,9 @@ def get(cache, key), do: :ets.lookup(:persistent_term.get({__MODULE__, cache}), 
           if (!server) continue;
           const field = staticField(server.module, call);
           if (!field) continue;
+          // Asked once per start (only from init/1 callbacks): the round trip costs nothing worth a finding.
+          const askers = entryPoints(fn, project);
+          if (askers.length && askers.every((u) => u.isCallback && u.name === 'init')) continue;
           const key = `${mod.name}.${fn.name}/${fn.arity}:${server.module.name}:${requestLabel(call.request)}`;
           const users = fn.kind === 'defp' ? publicUsers(fn) : [];
           const who = `${fn.name}/${fn.arity}${users.length ? ` (used by ${users.slice(0, 4).join(', ')}${users.length > 4 ? ', ...' : ''})` : ''}`;
@@ -150,9 +154,21 @@ function mapPairs(body: SyntaxNode, key: string): SyntaxNode[] {
   return body.descendantsOfType('pair').filter((p) => {
     const k = p.childForFieldName('key');
     if (!k || keywordText(k) !== key) return false;
+    if (inPattern(p, body)) return false;
     for (let n = p.parent, i = 0; n && i < 3; n = n.parent, i++) if (n.type === 'map_content') return true;
     return false;
   });
+}
+
+/** Whether a node sits in a pattern (`%{k: v} = state`, a case clause head): it reads, not writes. */
+function inPattern(node: SyntaxNode, root: SyntaxNode): boolean {
+  for (let n: SyntaxNode = node; n.parent && n.id !== root.id; n = n.parent) {
+    const parent = n.parent;
+    if (binaryOperator(parent) === '=' && parent.childForFieldName('left')?.id === n.id) return true;
+    if (binaryOperator(parent) === '<-' && parent.childForFieldName('left')?.id === n.id) return true;
+    if (parent.type === 'stab_clause' && parent.childForFieldName('left')?.id === n.id) return true;
+  }
+  return false;
 }
 
 /** Whether code builds a map or struct with `key` (the initial state). */
@@ -172,6 +188,28 @@ function writesKey(body: SyntaxNode, key: string): boolean {
     if (target === 'struct' || target === 'struct!' || target === 'Kernel.struct') return true;
   }
   return false;
+}
+
+/** The functions that call `fn`, through private helpers, up to the first public function or callback. */
+function entryPoints(fn: FunctionDef, project: ProjectIndex): FunctionDef[] {
+  const out = new Set<FunctionDef>();
+  const seen = new Set<FunctionDef>([fn]);
+  const queue = [fn];
+  while (queue.length) {
+    const target = queue.shift()!;
+    const callers = callersOf(target, project);
+    if (!callers.length && target !== fn) out.add(target);
+    for (const { fn: caller } of callers) {
+      if (seen.has(caller)) continue;
+      seen.add(caller);
+      if (caller.isCallback || caller.kind === 'def') {
+        // A public function: follow it one more level to see who asks (callbacks stop the walk).
+        if (caller.isCallback) out.add(caller);
+        else queue.push(caller);
+      } else queue.push(caller);
+    }
+  }
+  return [...out];
 }
 
 /** The public functions of the module that reach a private helper through local calls. */

@@ -12,6 +12,7 @@ import {
 } from '../core/model/calls.js';
 import { isProcessModule, uniqueFunctions, type FunctionDef, type ModuleDef } from '../core/model/module.js';
 import type { ProjectIndex } from '../core/model/project.js';
+import type { SyntaxNode } from '../core/parse.js';
 import type { Finding, Transform } from '../core/types.js';
 
 const rule: Transform = {
@@ -66,19 +67,22 @@ end
     const out: Finding[] = [];
     for (const mod of file.modules) {
       if (!isProcessModule(mod)) continue;
-      const keys = new Set<string>();
       for (const fn of uniqueFunctions(mod)) {
         if (!fn.isCallback) continue;
+        // One finding per call written in the callback and server reached, the worst path kept.
+        const best = new Map<string, { node: SyntaxNode; severity: Finding['severity']; message: string }>();
         for (const call of syncCallsOf(fn, project)) {
           if (isSelf(call.target, mod, project)) continue;
           const server = serverOf(call, call.target, mod, project);
           const verdict = judge(call, fn, mod, server, project);
           if (!verdict) continue;
-          const key = `${mod.name}.${fn.name}/${fn.arity}:${describeHops(call)}:${(call.request?.text ?? '').replace(/\s+/g, ' ')}`;
-          if (keys.has(key)) continue;
-          keys.add(key);
-          out.push(finding(rule, file.path, { node: entrySite(call).node, key, fixable: false, severity: verdict.severity, message: verdict.message }));
+          const entry = entrySite(call);
+          const to = server ? server.module.name : `${call.target.kind}:${call.target.kind === 'unknown' ? call.target.text : ''}`;
+          const key = `${mod.name}.${fn.name}/${fn.arity}:${entry.node.text.replace(/\s+/g, ' ').slice(0, 80)}:${to}`;
+          const known = best.get(key);
+          if (!known || SEVERITY_RANK[verdict.severity] < SEVERITY_RANK[known.severity]) best.set(key, { node: entry.node, ...verdict });
         }
+        for (const [key, v] of best) out.push(finding(rule, file.path, { node: v.node, key, fixable: false, severity: v.severity, message: v.message }));
       }
     }
     return out;
@@ -86,6 +90,8 @@ end
 };
 
 export default rule;
+
+const SEVERITY_RANK: Record<Finding['severity'], number> = { high: 0, medium: 1, low: 2, info: 3 };
 
 function isSelf(target: Target, mod: ModuleDef, project: ProjectIndex): boolean {
   if (target.kind === 'self') return !target.outer;

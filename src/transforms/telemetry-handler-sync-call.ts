@@ -196,7 +196,7 @@ function judge(
       : 'blocks until its timeout, then exits') +
     (caught
       ? ' and the catch around it drops the event'
-      : ': :telemetry detaches a handler that exits, so no later event reaches it either');
+      : ', and :telemetry then detaches the handler, so no later event reaches it either');
   if (evidence.inTarget.length) {
     const { emit, path } = evidence.inTarget[0];
     const where = `${emit.module.name}.${emit.fn.name}/${emit.fn.arity}`;

@@ -129,26 +129,50 @@ function castServer(site: CallSite, clause: Clause, mod: ModuleDef, project: Pro
   return undefined;
 }
 
-const EFFECT_MODULE = /(^|\.)(Repo|File|Req|HTTPoison|Finch|Tesla|Mint|Redix|Ecto)(\.|$)/;
+/** Modules whose calls reach outside the process: the filesystem, a database, the network. */
+const EFFECT_MODULE = /^(File|:file|:gen_tcp|:gen_udp|:ssl|:httpc|HTTPoison|Req|Finch|Tesla|Redix|Ecto\.Adapters\.SQL|.+\.Repo)$/;
+
+/** Public functions of the module that read the same named table without going through the server. */
+function directReaders(write: CallSite, mod: ModuleDef): string[] {
+  const table = write.args[0]?.text;
+  if (!table) return [];
+  const out: string[] = [];
+  for (const fn of uniqueFunctions(mod)) {
+    if (fn.kind !== 'def' || fn.isCallback) continue;
+    const reads = fn.clauses.some((c) => c.calls.some((s) => s.module === ':ets' && /^(lookup|lookup_element|match|select|member|tab2list)$/.test(s.name) && s.args[0]?.text === table));
+    if (reads) out.push(`${fn.name}/${fn.arity}`);
+  }
+  return out;
+}
 
 /** What in a handle_cast clause makes its failure matter (a phrase), or undefined. */
 function failureEvidence(clause: Clause, project: ProjectIndex, depth = 0, seen = new Set<Clause>()): string | undefined {
   if (!clause.body || seen.has(clause) || depth > 3) return undefined;
   seen.add(clause);
   if (depth === 0 && isCatchAllPattern(clause.params[0])) return undefined;
+  // {:stop, :normal | :shutdown, state} is a planned stop, not a failure.
   for (const tail of clause.body.descendantsOfType('tuple')) {
     const items = codeChildren(tail);
-    if (atomValue(items[0]) === 'stop' && depth === 0) return `can stop the server (\`${tail.text.slice(0, 40)}\`)`;
+    const reason = items[1] ? (atomValue(items[1]) ?? (items[1].type === 'tuple' ? atomValue(codeChildren(items[1])[0]) : undefined)) : undefined;
+    if (atomValue(items[0]) === 'stop' && depth === 0 && reason !== 'normal' && reason !== 'shutdown')
+      return `can stop the server (\`${tail.text.slice(0, 40)}\`)`;
   }
   for (const site of clause.calls) {
     if (site.capture) continue;
     const name = siteName(site);
-    if (name === 'raise' || name === 'reraise' || name === 'exit' || name === 'throw') return `can ${name} (\`${site.node.text.slice(0, 40)}\`)`;
-    if (site.module === ':ets' && /^(insert|insert_new|delete|delete_object|update_counter|update_element|match_delete|select_delete)$/.test(site.name))
-      return `writes an ETS table (${name})`;
+    // A raise deep in a helper is usually a guard against misuse; only the handler's own count.
+    if ((name === 'raise' || name === 'reraise' || name === 'exit' || name === 'throw') && depth <= 1)
+      return `can ${name} (\`${site.node.text.replace(/\s+/g, ' ').slice(0, 40)}\`)`;
+    if (site.module === ':ets' && /^(insert|insert_new|delete|delete_object|update_counter|update_element|match_delete|select_delete)$/.test(site.name)) {
+      const readers = directReaders(site, clause.fn.module);
+      return readers.length
+        ? `writes the ETS table ${site.args[0]?.text} (${name}), which ${readers.join(', ')} read directly in the caller: a caller that casts and then reads may see the old value`
+        : `writes an ETS table (${name})`;
+    }
     if (/^(GenServer|:gen_server|GenStage)\.call$/.test(name)) return `calls another process synchronously (${name})`;
     if (site.module && EFFECT_MODULE.test(site.module)) return `has effects outside its state (${name})`;
-    if (site.name.endsWith('!') && site.module && !PURE_MODULES.has(site.module)) return `calls ${name}, which raises on failure`;
+    if (site.name.endsWith('!') && site.module && !PURE_MODULES.has(site.module) && !calleeOf(site, clause.fn.module, project))
+      return `calls ${name}, which raises on failure`;
     // Local helpers and other modules' functions in the scanned code: look inside.
     if (!site.module || !PURE_MODULES.has(site.module)) {
       const callee = calleeOf(site, clause.fn.module, project);

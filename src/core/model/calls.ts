@@ -146,7 +146,8 @@ const NAME_DEPTH = 4;
  */
 export function resolveTarget(expr: SyntaxNode | undefined, scope: Scope, before = expr?.startIndex ?? 0, depth = 0): Target {
   if (!expr) return { kind: 'unknown', text: '?' };
-  const unknown: Target = { kind: 'unknown', text: expr.text.length > 40 ? `${expr.text.slice(0, 37)}...` : expr.text };
+  const flat = expr.text.replace(/\s+/g, ' ');
+  const unknown: Target = { kind: 'unknown', text: flat.length > 40 ? `${flat.slice(0, 37)}...` : flat };
   if (depth > NAME_DEPTH) return unknown;
   if (expr.type === 'call' && callIdentifier(expr) === 'self' && callArguments(expr).length === 0) return { kind: 'self' };
   if (expr.type === 'block' && codeChildren(expr).length === 1) return resolveTarget(codeChildren(expr)[0], scope, before, depth + 1);
@@ -656,6 +657,25 @@ export function processFunctions(mod: ModuleDef, project: ProjectIndex): Map<Fun
   }
   memo.set(mod, reached);
   return reached;
+}
+
+/** Every call site in the scanned code that reaches `fn` (local or remote), with its function. */
+export function callersOf(fn: FunctionDef, project: ProjectIndex): Array<{ fn: FunctionDef; site: CallSite }> {
+  const index = project.memo('model:calls:callers', () => {
+    const map = new Map<FunctionDef, Array<{ fn: FunctionDef; site: CallSite }>>();
+    for (const file of project.files)
+      for (const mod of file.modules)
+        for (const f of uniqueFunctions(mod))
+          for (const clause of f.clauses)
+            for (const site of clause.calls) {
+              const callee = calleeOf(site, mod, project);
+              if (!callee) continue;
+              if (!map.has(callee)) map.set(callee, []);
+              map.get(callee)!.push({ fn: f, site });
+            }
+    return map;
+  });
+  return index.get(fn) ?? [];
 }
 
 /** The call sites in `fn`'s own module that call it right away (not through a spawn or a stored fn). */

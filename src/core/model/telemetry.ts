@@ -10,9 +10,11 @@ import {
   bindParam,
   calleeOf,
   clauseScope,
+  callersOf,
   fnScope,
-  localCallers,
   processFunctions,
+  runsWith,
+  scopeAt,
   serverOf,
   syncCallsIn,
   syncCallsOf,
@@ -257,22 +259,28 @@ function bindConfig(t: Target, attach: TelemetryAttach, outer: ReturnType<typeof
   return bound.kind === 'param' ? { ...bound, outer: true } : bound.kind === 'self' ? { kind: 'self', outer: true } : bound;
 }
 
-/** A parameter of the attaching function: what its local callers pass (when they all agree). */
+/** A parameter of the attaching function: what its callers in the scanned code pass (when they all agree). */
 function viaCallers(attach: TelemetryAttach, target: Target & { kind: 'param' }, project: ProjectIndex): Target {
   const fn = attach.fn;
   const seen: Target[] = [];
-  let callerFn: FunctionDef | undefined;
-  for (const caller of localCallers(fn, project)) {
-    seen.push(bindParam({ kind: 'param', index: target.index, key: target.key }, caller.site, fn, caller.scope));
-    callerFn = caller.fn;
+  const callerFns: FunctionDef[] = [];
+  const unresolved: Target = { kind: 'unknown', text: `argument ${target.index + 1} of ${fn.name}/${fn.arity}` };
+  for (const caller of callersOf(fn, project)) {
+    const clause = caller.fn.clauses.find((c) => c.node.startIndex <= caller.site.node.startIndex && caller.site.node.endIndex <= c.node.endIndex);
+    if (!clause?.body || caller.site.capture) continue;
+    if (!runsWith(caller.site.node, clause.body, caller.fn.module).now) continue;
+    const scope = scopeAt(caller.site.node, clause.body, clauseScope(clause));
+    seen.push(bindParam({ kind: 'param', index: target.index, key: target.key }, caller.site, fn, scope));
+    callerFns.push(caller.fn);
   }
-  if (!seen.length || !callerFn) return { kind: 'unknown', text: `argument ${target.index + 1} of ${fn.name}/${fn.arity}` };
+  if (!seen.length) return unresolved;
   const first = JSON.stringify(seen[0]);
-  if (!seen.every((t) => JSON.stringify(t) === first)) return { kind: 'unknown', text: `argument ${target.index + 1} of ${fn.name}/${fn.arity}` };
+  if (!seen.every((t) => JSON.stringify(t) === first)) return unresolved;
   const t = seen[0];
-  // `self()` in a caller that runs in the module's process is that process.
-  if (t.kind === 'self') return callerFn.context === 'server' ? { kind: 'self', outer: true } : { kind: 'unknown', text: 'self() of a caller' };
-  return t.kind === 'param' ? { kind: 'unknown', text: `argument ${target.index + 1} of ${fn.name}/${fn.arity}` } : t;
+  // `self()` in callers that run in the module's own process is that process.
+  if (t.kind === 'self')
+    return callerFns.every((f) => f.context === 'server' && f.module === attach.module) ? { kind: 'self', outer: true } : { kind: 'unknown', text: 'self() of a caller' };
+  return t.kind === 'param' ? unresolved : t;
 }
 
 function processOf(target: Target, call: SyncCall, attach: TelemetryAttach, project: ProjectIndex): ProcessRef {
