@@ -261,6 +261,25 @@ export function paramOf(name: string, scope: Scope): Target | undefined {
   return undefined;
 }
 
+/**
+ * Which argument of a call with `given` arguments fills parameter `index` of a function with
+ * defaults: required parameters take arguments first, the remaining ones go to the defaulted
+ * parameters from the left (`def f(a \\ 1, b)` called as `f(x)` binds `b`). Undefined: the default.
+ */
+function argumentFor(fn: FunctionDef, index: number, given: number): number | undefined {
+  const head = fn.clauses.find((c) => c.params.some((p) => binaryOperator(p) === '\\\\')) ?? fn.clauses[0];
+  if (!head) return index;
+  const defaulted = head.params.map((p) => binaryOperator(p) === '\\\\');
+  let spare = given - defaulted.filter((d) => !d).length;
+  let next = 0;
+  for (let i = 0; i < defaulted.length; i++) {
+    const takes = !defaulted[i] || spare-- > 0;
+    if (i === index) return takes ? next : undefined;
+    if (takes) next++;
+  }
+  return undefined;
+}
+
 /** The default value of parameter `index` (`server \\ __MODULE__`), if it has one. */
 function paramDefault(fn: FunctionDef, index: number): { expr: SyntaxNode; clause: Clause } | undefined {
   for (const clause of fn.clauses) {
@@ -276,7 +295,8 @@ function paramDefault(fn: FunctionDef, index: number): { expr: SyntaxNode; claus
  */
 export function bindParam(target: Target, site: CallSite, callee: FunctionDef | undefined, scope: Scope): Target {
   if (target.kind !== 'param' || target.outer) return target;
-  const arg = site.capture ? undefined : site.args[target.index];
+  const argIndex = callee && !site.capture && site.arity < callee.arity ? argumentFor(callee, target.index, site.arity) : target.index;
+  const arg = site.capture || argIndex === undefined ? undefined : site.args[argIndex];
   if (!arg) {
     const def = callee && !site.capture && site.arity < callee.arity ? paramDefault(callee, target.index) : undefined;
     if (def && !target.key) {
