@@ -59,9 +59,10 @@ const rule: Transform = {
 A GenServer handles one message at a time. A callback that makes a synchronous call to its own
 process — \`GenServer.call(self(), ...)\`, \`GenServer.call(__MODULE__, ...)\` in a process registered
 as \`__MODULE__\`, or a call to the module's own public API (\`def get(k), do: GenServer.call(__MODULE__,
-...)\`) — waits for an answer that only it could give. \`GenServer.call\` and \`:gen_server.call\` notice
-and exit with \`{:calling_self, _}\`, which crashes the server; a call through a \`{:via, ...}\` or
-\`{:global, ...}\` name waits for its timeout first.
+...)\`) — waits for an answer that only it could give. OTP notices: every \`:gen\` call
+(\`GenServer.call\`, \`:gen_server.call\`, \`:gen_statem.call\`, \`Agent.get\`, also through a \`{:via, ...}\`
+or \`{:global, ...}\` name, which is resolved to the pid first) exits with \`calling_self\` when the pid is
+the caller's own, and the exit crashes the server.
 
 **What is reported.** Every synchronous call reachable from a callback (\`init/1\`, \`handle_*\`,
 \`terminate/2\`) in the server's own process — through local helpers and the module's own public
@@ -181,9 +182,8 @@ function selfTarget(target: Target, mod: ModuleDef, project: ProjectIndex): stri
 
 function message(call: SyncCall, fn: FunctionDef, mod: ModuleDef, how: string): string {
   const via = call.hops.length ? ` through ${describeHops(call)}` : '';
-  const exit = call.primitive === 'GenServer.call' || call.primitive === ':gen_server.call' || call.primitive.startsWith('Agent.') || call.primitive === 'GenStage.call'
-    ? 'exits with {:calling_self, _} and crashes the server'
-    : 'can only time out';
+  // Every :gen call (GenServer, :gen_server, :gen_statem, Agent) checks for a call to self.
+  const exit = 'exits with calling_self and crashes the server';
   return `${fn.name}/${fn.arity} runs in ${mod.name}'s own process and calls ${how}${via} with ${requestLabel(call.request)}: the server would have to answer itself while it is busy running this callback, so the call ${exit}.`;
 }
 

@@ -43,10 +43,11 @@ const rule: Transform = {
 A telemetry handler does not run in the process that attached it: \`:telemetry.execute/3\` calls
 every handler in the process that *emits* the event. A \`GenServer.call\` inside a handler therefore
 blocks whichever process emits, and when that process is the server being called (the server emits an
-event that its own handler routes back to it) the call can never be answered: \`GenServer.call\` exits
-with \`{:calling_self, _}\` (a pid or local name that resolves to the caller), and an Erlang
-\`:gen_server.call\` or a call through a chain of processes waits for its timeout. Catching the exit,
-as the code often does, hides it: the event is silently dropped.
+event that its own handler routes back to it) the call can never be answered: every \`:gen\` call
+(\`GenServer.call\`, \`:gen_server.call\`, \`Agent.get\`) exits with \`calling_self\` when the pid or name
+resolves to the caller, and a call through a chain of processes (the handler calls B, which calls the
+emitter) waits for its timeout. Catching the exit, as the code often does, hides it: the event is
+silently dropped; not catching it makes \`:telemetry\` detach the handler for good.
 
 **What is reported.** A synchronous call (\`GenServer.call\`, \`:gen_server.call\`, \`GenStage.call\`,
 \`Agent.get/update\`) made by a handler, directly or through helpers and public wrappers several hops
@@ -181,7 +182,7 @@ function judge(
   const what = `${call.primitive}${via} in the telemetry handler for ${events(attach, eventNames)}`;
   const runs = 'The handler runs in the process that emits the event, not in the one that attached it.';
   if (process.kind === 'emitter')
-    return { severity: 'high', message: `${what} calls self(): that is the emitting process, so the call exits with {:calling_self, _} whoever emits. ${runs}` };
+    return { severity: 'high', message: `${what} calls self(): that is the emitting process, so the call exits with calling_self whoever emits. ${runs}` };
   if (process.kind === 'unknown')
     return {
       severity: 'low',
@@ -190,10 +191,9 @@ function judge(
   const target = process.module;
   const evidence = emitterEvidence(attach, target, project, eventNames);
   const caught = !!closestTry(entrySite(call).node);
+  // Every :gen call (GenServer, :gen_server, :gen_statem, Agent) exits with calling_self on its own pid.
   const exits =
-    (call.primitive === 'GenServer.call' || call.primitive.startsWith('Agent.') || call.primitive === 'GenStage.call'
-      ? 'exits with {:calling_self, _}'
-      : 'blocks until its timeout, then exits') +
+    'exits with calling_self' +
     (caught
       ? ' and the catch around it drops the event'
       : ', and :telemetry then detaches the handler, so no later event reaches it either');
