@@ -109,14 +109,16 @@ function judge(
 ): { severity: Finding['severity']; message: string } | undefined {
   const via = call.hops.length ? ` through ${describeHops(call)}` : ` (${call.primitive})`;
   const forever = call.timeout?.text === ':infinity';
-  const wait = forever ? 'with no timeout (:infinity), forever' : `until the timeout (${call.timeout?.text ?? '5000'} ms), then exits and crashes ${mod.name}`;
+  const wait = forever
+    ? 'forever (the call has no timeout)'
+    : `until the timeout (${call.timeout?.text ?? '5000'} ms), and then the call exits and crashes ${mod.name}`;
   const runs = `${fn.name}/${fn.arity} runs in ${mod.name}'s process`;
   const loop = call.loop ? ', once per element of a collection' : '';
   if (!server) {
     if (!call.loop) return undefined;
     return {
       severity: 'medium',
-      message: `${runs} and calls ${describe(call.target)}${via}${loop}: the server serves no one while it waits for each answer, and one slow or dead process stalls it ${wait}. Make the calls from a task, or in parallel with a bounded timeout.`,
+      message: `${runs} and calls ${describe(call.target)}${via}${loop}: the server serves no one while it waits for each answer, and one slow process stalls it ${wait} (a dead one makes the call exit at once). Make the calls from a task, or in parallel with a bounded timeout.`,
     };
   }
   const other = server.module;
@@ -124,7 +126,7 @@ function judge(
     // Another instance of this module (the request is answered by this module's handle_call).
     return {
       severity: 'medium',
-      message: `${runs} and calls another ${mod.name} process${via} with ${requestLabel(call.request)}${loop}; its handle_call answers it. If that process calls this one at the same time, both wait ${wait}.`,
+      message: `${runs} and calls another ${mod.name} process${via} with ${requestLabel(call.request)}${loop}; its handle_call answers it. If that process calls this one at the same time, each waits for the other ${forever ? 'forever' : `until the timeout (${call.timeout?.text ?? '5000'} ms), and both crash`}.`,
     };
   }
   const back = callsBack(other, mod, project);
