@@ -165,6 +165,9 @@ const SPAWNING_CALLS = new Set([
   ':proc_lib.spawn_link',
   'Agent.start',
   'Agent.start_link',
+  // A telemetry handler runs later, in whichever process emits the event (see model/telemetry.ts).
+  ':telemetry.attach',
+  ':telemetry.attach_many',
 ]);
 
 /** Identifiers that are syntax or compile-time forms, never calls to functions of the module. */
