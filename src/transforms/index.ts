@@ -1,9 +1,11 @@
 /** The registry: one line per rule. Order is the order `otpfix rules` lists them. */
 import type { AnyTransform } from '../core/types.js';
 import supervisorMaxChildren from './supervisor-max-children.js';
+import blockingInit from './blocking-init.js';
 
 export const transforms: AnyTransform[] = [
   supervisorMaxChildren,
+  blockingInit,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {
