@@ -2,10 +2,12 @@
 import type { AnyTransform } from '../core/types.js';
 import supervisorMaxChildren from './supervisor-max-children.js';
 import blockingInit from './blocking-init.js';
+import sendWithoutBackpressure from './send-without-backpressure.js';
 
 export const transforms: AnyTransform[] = [
   supervisorMaxChildren,
   blockingInit,
+  sendWithoutBackpressure,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {
