@@ -3,11 +3,13 @@ import type { AnyTransform } from '../core/types.js';
 import supervisorMaxChildren from './supervisor-max-children.js';
 import blockingInit from './blocking-init.js';
 import sendWithoutBackpressure from './send-without-backpressure.js';
+import unboundedBatchCall from './unbounded-batch-call.js';
 
 export const transforms: AnyTransform[] = [
   supervisorMaxChildren,
   blockingInit,
   sendWithoutBackpressure,
+  unboundedBatchCall,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {
