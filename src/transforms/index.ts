@@ -4,12 +4,16 @@ import supervisorMaxChildren from './supervisor-max-children.js';
 import blockingInit from './blocking-init.js';
 import sendWithoutBackpressure from './send-without-backpressure.js';
 import unboundedBatchCall from './unbounded-batch-call.js';
+import unsupervisedSupervisor from './unsupervised-supervisor.js';
+import supervisorStopThenKill from './supervisor-stop-then-kill.js';
 
 export const transforms: AnyTransform[] = [
   supervisorMaxChildren,
   blockingInit,
   sendWithoutBackpressure,
   unboundedBatchCall,
+  unsupervisedSupervisor,
+  supervisorStopThenKill,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {
