@@ -6,6 +6,8 @@ import sendWithoutBackpressure from './send-without-backpressure.js';
 import unboundedBatchCall from './unbounded-batch-call.js';
 import unsupervisedSupervisor from './unsupervised-supervisor.js';
 import supervisorStopThenKill from './supervisor-stop-then-kill.js';
+import unboundedStateGrowth from './unbounded-state-growth.js';
+import noopCleanup from './noop-cleanup.js';
 
 export const transforms: AnyTransform[] = [
   supervisorMaxChildren,
@@ -14,6 +16,8 @@ export const transforms: AnyTransform[] = [
   unboundedBatchCall,
   unsupervisedSupervisor,
   supervisorStopThenKill,
+  unboundedStateGrowth,
+  noopCleanup,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {
