@@ -8,6 +8,8 @@ import unsupervisedSupervisor from './unsupervised-supervisor.js';
 import supervisorStopThenKill from './supervisor-stop-then-kill.js';
 import unboundedStateGrowth from './unbounded-state-growth.js';
 import noopCleanup from './noop-cleanup.js';
+import singletonBottleneck from './singleton-bottleneck.js';
+import countersInState from './counters-in-state.js';
 
 export const transforms: AnyTransform[] = [
   supervisorMaxChildren,
@@ -18,6 +20,8 @@ export const transforms: AnyTransform[] = [
   supervisorStopThenKill,
   unboundedStateGrowth,
   noopCleanup,
+  singletonBottleneck,
+  countersInState,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {
