@@ -10,6 +10,8 @@ import unboundedStateGrowth from './unbounded-state-growth.js';
 import noopCleanup from './noop-cleanup.js';
 import singletonBottleneck from './singleton-bottleneck.js';
 import countersInState from './counters-in-state.js';
+import unsupervisedSpawn from './unsupervised-spawn.js';
+import taskOwnerMismatch from './task-owner-mismatch.js';
 
 export const transforms: AnyTransform[] = [
   supervisorMaxChildren,
@@ -22,6 +24,8 @@ export const transforms: AnyTransform[] = [
   noopCleanup,
   singletonBottleneck,
   countersInState,
+  unsupervisedSpawn,
+  taskOwnerMismatch,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {
