@@ -193,7 +193,7 @@ function planFor(file: FileModel, mod: ModuleDef, init: FunctionDef, clause: Cla
     const tag = tupleTag(tail);
     const items = tupleItems(tail);
     if (tag === 'ok' && items && items.length >= 2 && items.length <= 3) {
-      tailEdits.push({ start: items[0].startIndex, end: items[0].endIndex, text: ':noreply' });
+      tailEdits.push(retuple(file, tail, [':noreply', ...items.slice(1).map((i) => i.text)], clause.oneLiner));
       okStates.push(items[1]);
     } else if (tag === 'stop' && items?.length === 2) stops.push(tail);
     else if (tail.type === 'atom' && tail.text === ':ignore') return 'init/1 returns :ignore on a path that would run after start';
@@ -216,10 +216,7 @@ function planFor(file: FileModel, mod: ModuleDef, init: FunctionDef, clause: Cla
     if (!name) return 'no free name for the state parameter';
     stateParam = stops.length ? name : `_${name}`;
   }
-  for (const stop of stops) {
-    const close = stop.lastChild!;
-    tailEdits.push({ start: close.startIndex, end: close.startIndex, text: `, ${stateParam}` });
-  }
+  for (const stop of stops) tailEdits.push(retuple(file, stop, [...tupleItems(stop)!.map((i) => i.text), stateParam], clause.oneLiner));
   const carried = [...free].filter((v) => outer.has(v) && v !== stateParam);
   let moveStart = clause.oneLiner ? moved[0].startIndex : lineStart(file.text, moved[0].startIndex);
   if (!clause.oneLiner)
@@ -229,6 +226,34 @@ function planFor(file: FileModel, mod: ModuleDef, init: FunctionDef, clause: Cla
       moveStart = lineStart(file.text, prev.startIndex);
     }
   return { mod, clause, moveStart, moveEnd: moved[moved.length - 1].endIndex, moved, tailEdits, initState, stateParam, carried };
+}
+
+/**
+ * A tuple rewritten with new elements, laid out as `mix format` lays out a tuple that does not fit:
+ * elements fill each line, continuation lines start one column right of the `{`.
+ */
+function retuple(file: FileModel, tuple: SyntaxNode, elements: string[], movedLine: boolean): Plan['tailEdits'][number] {
+  const flat = `{${elements.join(', ')}}`;
+  const edit = { start: tuple.startIndex, end: tuple.endIndex, text: flat };
+  if (movedLine || tuple.text.includes('\n') || elements.some((e) => e.includes('\n'))) return edit;
+  const start = lineStart(file.text, tuple.startIndex);
+  const prefix = file.text.slice(start, tuple.startIndex);
+  const eol = file.text.indexOf('\n', tuple.endIndex);
+  const suffix = file.text.slice(tuple.endIndex, eol < 0 ? file.text.length : eol);
+  if (displayWidth(prefix + flat + suffix) <= LINE_LENGTH) return edit;
+  const pad = ' '.repeat(displayWidth(prefix) + 1);
+  const lines: string[] = [];
+  let line = `${prefix}{${elements[0]}`;
+  elements.slice(1).forEach((e, i) => {
+    const last = i === elements.length - 2;
+    if (displayWidth(`${line}, ${e}${last ? `}${suffix}` : ','}`) <= LINE_LENGTH) line += `, ${e}`;
+    else {
+      lines.push(`${line},`);
+      line = pad + e;
+    }
+  });
+  lines.push(`${line}}`);
+  return { ...edit, text: lines.join('\n').slice(prefix.length) };
 }
 
 function uniqueTag(file: FileModel): string {
