@@ -122,6 +122,8 @@ end
     const target = site.node.childForFieldName('target')!;
     const edits: Edit[] = [{ file: file.path, start: target.startIndex, end: target.endIndex, text: HELPER }];
     if (!mod.functions.has(`${HELPER}/2`)) {
+      const taken = ['dropped_messages/0', 'dropped_counter/0'].filter((k) => mod.functions.has(k));
+      if (taken.length) return { skip: `${mod.name} already defines ${taken.join(' and ')}, which the guard would add` };
       const placement = newClausePlacement(file, mod, `${HELPER}/2`);
       edits.push({ file: file.path, start: placement.offset, end: placement.offset, text: clauseText(helpers(options.maxMailbox), memberIndent(file, mod), placement, false) });
     }
