@@ -4,7 +4,7 @@
  * clause. For `handle_call` the caller is answered with `GenServer.reply/2` (a deferred reply); for
  * `handle_cast`/`handle_info`/`handle_continue` nobody waits, so the task only does the work.
  */
-import { codeBlocking, type BlockingEvidence, type BlockingMatcher } from './model/blocking.js';
+import { codeBlocking, type BlockingCall, type BlockingPattern } from './model/blocking.js';
 import type { Clause, FileModel, ModuleDef } from './model/module.js';
 import type { ProjectIndex } from './model/project.js';
 import { applicationChildren, taskSupervisors } from './model/supervision.js';
@@ -58,8 +58,15 @@ const UNSAFE_IN_TASK: Record<string, string> = {
 };
 
 /** Whether and how a callback clause can defer its blocking work; a reason when it cannot. */
-export function planDeferral(clause: Clause, evidence: BlockingEvidence[], matches: BlockingMatcher, mode: DeferMode): Plan | { reason: string } {
-  if (evidence.some((e) => e.receive))
+export function planDeferral(
+  clause: Clause,
+  evidence: BlockingCall[],
+  patterns: readonly BlockingPattern[],
+  mode: DeferMode,
+  project?: ProjectIndex,
+): Plan | { reason: string } {
+  const matches = (node: SyntaxNode) => codeBlocking(clause, node, patterns, project).length > 0;
+  if (evidence.some((e) => e.category === 'receive'))
     return { reason: "it waits in `receive`, which reads this server's own mailbox; in a task it would read the task's" };
   const statements = bodyStatements(clause);
   const last = statements[statements.length - 1];
@@ -72,9 +79,9 @@ export function planDeferral(clause: Clause, evidence: BlockingEvidence[], match
   const fromParam = mode === 'reply' ? clause.params[1] : undefined;
   const stateParam = clause.params[clause.params.length - 1];
   if (mode === 'reply' && fromParam?.type !== 'identifier') return { reason: 'its `from` parameter is a pattern' };
-  if (codeBlocking(clause, newState, matches).length) return { reason: 'the blocking call computes the new state itself' };
+  if (matches(newState)) return { reason: 'the blocking call computes the new state itself' };
 
-  const blocking = statements.slice(0, -1).map((s) => codeBlocking(clause, s, matches).length > 0);
+  const blocking = statements.slice(0, -1).map(matches);
   const first = blocking.indexOf(true);
   if (first === -1 && !reply) return { reason: 'the blocking call is part of the returned tuple' };
   let spanStart = first === -1 ? statements.length - 1 : first;
@@ -84,7 +91,7 @@ export function planDeferral(clause: Clause, evidence: BlockingEvidence[], match
     const read = variablesRead(statements.slice(spanStart, spanEnd));
     if ([...statementBindings(statements[k])].some((v) => read.has(v)) && startsTask(clause, statements[k])) spanStart = k;
   }
-  const moved = [...statements.slice(spanStart, spanEnd), ...(reply && codeBlocking(clause, reply, matches).length ? [reply] : [])];
+  const moved = [...statements.slice(spanStart, spanEnd), ...(reply && matches(reply) ? [reply] : [])];
 
   const unsafe = unsafeInTask(clause, moved) ?? awaitsForeignTask(clause, moved, statements.slice(spanStart, spanEnd));
   if (unsafe) return { reason: unsafe };
@@ -385,7 +392,7 @@ function underscoreUnused(text: string, param: SyntaxNode, used: Set<string>): s
   let out = '';
   let pos = param.startIndex;
   for (const n of descendants(param, ['identifier'])) {
-    if (!vars.has(n.text) || used.has(n.text)) continue;
+    if (!vars.has(n.text) || used.has(n.text) || n.text.startsWith('_')) continue;
     if (n.parent?.type === 'call' && n.parent.childForFieldName('target')?.id === n.id) continue;
     if (n.parent?.type === 'dot' && n.parent.childForFieldName('right')?.id === n.id) continue;
     out += text.slice(pos, n.startIndex) + `_${n.text}`;

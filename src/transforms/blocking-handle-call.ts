@@ -1,12 +1,13 @@
 import { deferralEdits, planDeferral } from '../core/deferred.js';
 import { fnLabel, finding } from '../core/findings.js';
 import {
-  cachedMatcher,
+  BLOCKING_WORK,
+  cachedPatterns,
   codeBlocking,
-  DEFAULT_BLOCKING_CALLS,
-  describeEvidence,
+  describeBlocking,
   evidenceWeight,
-  type BlockingEvidence,
+  validatePatterns,
+  type BlockingCall,
 } from '../core/model/blocking.js';
 import type { Clause } from '../core/model/module.js';
 import type { Transform } from '../core/types.js';
@@ -19,7 +20,7 @@ interface Options {
 
 interface Data {
   clause: Clause;
-  evidence: BlockingEvidence[];
+  evidence: BlockingCall[];
 }
 
 const rule: Transform<Options> = {
@@ -32,7 +33,8 @@ const rule: Transform<Options> = {
   options: {
     blockingCalls: {
       type: 'string[]',
-      default: DEFAULT_BLOCKING_CALLS,
+      default: BLOCKING_WORK.map((p) => p.pattern),
+      validate: validatePatterns,
       description:
         'Calls that block, as `Module.function` patterns (`*` matches anything: `*.Repo.*`). Replaces the default list (HTTP clients, sockets, sleeps, Task.await/yield, System.cmd, File I/O, Ecto repos).',
     },
@@ -107,7 +109,7 @@ end
 `,
 
   detect({ file, project, options }) {
-    const matches = cachedMatcher(project, options.blockingCalls);
+    const patterns = cachedPatterns(project, options.blockingCalls);
     const out = [];
     for (const mod of file.modules) {
       if (!mod.kinds.has('genserver') && !mod.kinds.has('gen_stage')) continue;
@@ -115,11 +117,11 @@ end
       if (!handleCall || handleCall.kind !== 'def') continue;
       for (const clause of handleCall.clauses) {
         if (!clause.body) continue;
-        const evidence = codeBlocking(clause, clause.body, matches);
+        const evidence = codeBlocking(clause, clause.body, patterns, project);
         if (!evidence.length) continue;
-        const plan = planDeferral(clause, evidence, matches, 'reply');
+        const plan = planDeferral(clause, evidence, patterns, 'reply', project);
         const msg = clause.params[0]?.text.replace(/\s+/g, ' ') ?? '';
-        const why = evidence.slice(0, 3).map(describeEvidence).join(', ');
+        const why = evidence.slice(0, 3).map(describeBlocking).join(', ');
         // Network, database, sleeps and awaits are high; local disk and waits on the own mailbox
         // (often deliberate synchronization) are real but usually shorter.
         const weights = new Set(evidence.map(evidenceWeight));
@@ -149,7 +151,7 @@ end
 
   fix(f, { file, project, options }) {
     const { clause, evidence } = f.data as Data;
-    const plan = planDeferral(clause, evidence, cachedMatcher(project, options.blockingCalls), 'reply');
+    const plan = planDeferral(clause, evidence, cachedPatterns(project, options.blockingCalls), 'reply', project);
     if ('reason' in plan) return { skip: plan.reason };
     return deferralEdits(file, project, options, plan);
   },

@@ -1,6 +1,6 @@
 import { deferralEdits, planDeferral } from '../core/deferred.js';
 import { fnLabel, finding } from '../core/findings.js';
-import { cachedMatcher, codeBlocking, describeEvidence, type BlockingEvidence } from '../core/model/blocking.js';
+import { cachedPatterns, codeBlocking, describeBlocking, type BlockingCall } from '../core/model/blocking.js';
 import type { Clause } from '../core/model/module.js';
 import type { Finding, Transform } from '../core/types.js';
 
@@ -11,7 +11,7 @@ interface Options {
 
 interface Data {
   clause: Clause;
-  evidence: BlockingEvidence[];
+  evidence: BlockingCall[];
 }
 
 const AWAITS = ['Task.await', 'Task.await_many', 'Task.yield', 'Task.yield_many'];
@@ -91,7 +91,7 @@ end
 
   detect({ file, project }) {
     if (!file.text.includes('Task.')) return [];
-    const matches = cachedMatcher(project, AWAITS);
+    const patterns = cachedPatterns(project, AWAITS);
     const out: Finding[] = [];
     for (const mod of file.modules) {
       if (!mod.kinds.has('genserver') && !mod.kinds.has('gen_stage')) continue;
@@ -100,9 +100,9 @@ end
         if (!fn || fn.kind !== 'def') continue;
         for (const clause of fn.clauses) {
           if (!clause.body) continue;
-          const evidence = codeBlocking(clause, clause.body, matches);
+          const evidence = codeBlocking(clause, clause.body, patterns, project);
           if (!evidence.length) continue;
-          const plan = planDeferral(clause, evidence, matches, 'noreply');
+          const plan = planDeferral(clause, evidence, patterns, 'noreply', project);
           const msg = clause.params[0]?.text.replace(/\s+/g, ' ') ?? '';
           out.push(
             finding(rule, file.path, {
@@ -110,7 +110,7 @@ end
               key: `${fnLabel(fn)}:${msg}${clause.guard ? ` when ${clause.guard.text}` : ''}`,
               fixable: !('reason' in plan),
               message:
-                `${fn.name}(${msg}, ...) makes the ${mod.name} process wait on ${evidence.slice(0, 3).map(describeEvidence).join(', ')}: ` +
+                `${fn.name}(${msg}, ...) makes the ${mod.name} process wait on ${evidence.slice(0, 3).map(describeBlocking).join(', ')}: ` +
                 `the work runs concurrently, but the server blocks until it ends and every message behind it waits; a timed-out await crashes the server.` +
                 ('reason' in plan ? ` Not rewritten automatically: ${plan.reason}.` : ''),
               data: { clause, evidence } satisfies Data,
@@ -124,7 +124,7 @@ end
 
   fix(f, { file, project, options }) {
     const { clause, evidence } = f.data as Data;
-    const plan = planDeferral(clause, evidence, cachedMatcher(project, AWAITS), 'noreply');
+    const plan = planDeferral(clause, evidence, cachedPatterns(project, AWAITS), 'noreply', project);
     if ('reason' in plan) return { skip: plan.reason };
     return deferralEdits(file, project, options, plan);
   },
