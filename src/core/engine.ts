@@ -147,7 +147,8 @@ function verifyTexts(
     if (after === target.text) continue;
     const tree = parseElixir(after);
     const problem = syntaxProblems(tree, 1)[0];
-    if (problem) return `the ${what} of ${target.relPath} would not parse (line ${problem.line}, column ${problem.column}); dropped`;
+    const dropped = what === 'rewrite' ? '; dropped' : '';
+    if (problem) return `the ${what} of ${target.relPath} would not parse (line ${problem.line}, column ${problem.column})${dropped}`;
     models.set(path, buildFileModel({ path, relPath: target.relPath, text: after }, tree));
     files.push({ path, relPath: target.relPath, before: target.text, after });
   }
@@ -162,7 +163,8 @@ function verifyTexts(
     } catch (err) {
       return `re-running the rule on the result crashed: ${errorMessage(err)}`;
     }
-    if (again.some((f) => f.key === finding.key)) return `after the ${what} the rule still reports this finding; dropped`;
+    if (again.some((f) => f.key === finding.key))
+      return `after the ${what} the rule still reports this finding${what === 'rewrite' ? '; dropped' : ''}`;
   }
   return { files, result: next };
 }
