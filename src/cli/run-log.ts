@@ -28,6 +28,7 @@ export class RunLog {
   constructor(
     private readonly io: Io,
     private readonly level: LogLevel = {},
+    private readonly progressAfterMs = PROGRESS_AFTER_MS,
   ) {
     this.c = colorsFor(io.stderr);
   }
@@ -67,7 +68,7 @@ export class RunLog {
   private progress(phase: string, done: number, total: number, file: string): void {
     if (!this.showProgress) return;
     const now = performance.now();
-    if (now - this.started < PROGRESS_AFTER_MS || (now - this.lastDraw < REDRAW_MS && done !== total)) return;
+    if (now - this.started < this.progressAfterMs || (now - this.lastDraw < REDRAW_MS && done !== total)) return;
     this.lastDraw = now;
     const width = Math.max(20, (this.io.stderr.columns ?? 80) - 1);
     const line = `otpfix: ${phase} ${done}/${total} ${file}`;
