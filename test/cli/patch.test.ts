@@ -136,6 +136,11 @@ describe('fix --check', () => {
     expect(spawnCli(['fix', 'lib', '--check'], repo.dir).code).toBe(0);
   });
 
+  it('with --quiet says nothing but sets the exit code', () => {
+    const run = spawnCli(['fix', 'lib', '--check', '--quiet'], repo.dir);
+    expect([run.code, run.stdout, run.stderr]).toEqual([1, '', '']);
+  });
+
   it('with --dry-run prints the diff as well', () => {
     const run = spawnCli(['fix', 'lib', '--check', '--dry-run'], repo.dir);
     expect(run.code).toBe(1);
