@@ -6,6 +6,7 @@ import { SEVERITIES } from '../core/types.js';
 import { OtpfixError, errorMessage } from '../core/errors.js';
 import { explainCommand } from './commands/explain.js';
 import { fixCommand } from './commands/fix.js';
+import { prCommand } from './commands/pr.js';
 import { rulesCommand } from './commands/rules.js';
 import { scanCommand, SCAN_FORMATS } from './commands/scan.js';
 import { colorsFor, processIo, type Io } from './output.js';
@@ -62,6 +63,45 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
             patch: opts.patch,
             check: opts.check,
             interactive: io.interactive ?? (!!process.stdin.isTTY && !!process.stdout.isTTY),
+          },
+          io,
+        ),
+      );
+    });
+
+  common(program.command('pr'))
+    .description('make one git branch (and pull request) per rule, file or run, without touching your checkout')
+    .addOption(new Option('-g, --group <grouping>', 'one branch per rule, per file, or one for all').choices(['rule', 'file', 'all']).default('rule'))
+    .option('--branch-prefix <prefix>', 'branch names start with this', 'otpfix/')
+    .option('--body-dir <dir>', 'write each pull request body to <dir>/<branch>.md')
+    .option('--allow-dirty', 'run despite uncommitted changes (the branches are made from HEAD, without them)')
+    .option('--force', 'replace branches that already exist (and force-push them)')
+    .option('--push <remote>', 'push the branches to this remote')
+    .option('--open-pr', 'open a pull request per pushed branch with gh (the GitHub CLI)')
+    .option('--base <branch>', 'base branch of the pull requests (default: the current branch)')
+    .option('--no-verify', "skip git's commit hooks")
+    .option('--repos <file>', 'run over the repositories listed in <file> (local paths or clone URLs, one per line)')
+    .option('--clone-dir <dir>', 'where --repos clones URLs (default: a new temporary directory)')
+    .action(async (paths: string[], opts) => {
+      setExit(
+        await prCommand(
+          {
+            paths,
+            cwd: process.cwd(),
+            rules: opts.rule,
+            configFile: opts.config,
+            group: opts.group,
+            branchPrefix: opts.branchPrefix,
+            bodyDir: opts.bodyDir,
+            allowDirty: opts.allowDirty,
+            force: opts.force,
+            push: opts.push,
+            openPr: opts.openPr,
+            base: opts.base,
+            verify: opts.verify,
+            repos: opts.repos,
+            cloneDir: opts.cloneDir,
+            env: process.env,
           },
           io,
         ),

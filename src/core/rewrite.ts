@@ -154,3 +154,31 @@ export function insertPipeStep(file: FileModel, operand: SyntaxNode, step: strin
   const text = multiLine ? `\n${indentAt(file.text, op.startIndex)}|> ${step}` : ` |> ${step}`;
   return insertAt(file, operand.endIndex, text);
 }
+
+/** Indent every line after the first by `extra` (the caller places the first line). */
+export function reindentTail(code: string, extra: string): string {
+  return code
+    .split('\n')
+    .map((l, i) => (i === 0 || l.trim() === '' ? l : extra + l))
+    .join('\n');
+}
+
+/**
+ * Put `element` first in a list literal: on its own line in a multi-line list, inline when the
+ * result still fits, else the list is laid out one element per line as the formatter would.
+ */
+export function addListElementFirst(file: FileModel, list: SyntaxNode, element: string): Edit | undefined {
+  const items = codeChildren(list);
+  const open = list.child(0);
+  if (open?.type !== '[') return undefined;
+  if (!items.length) return replaceNode(file, list, `[${element}]`);
+  const first = items[0];
+  if (first.startPosition.row !== open.startPosition.row)
+    return insertAt(file, open.endIndex, `\n${indentAt(file.text, first.startIndex)}${element},`);
+  if (lineWidthAfter(file.text, list.startIndex, displayWidth(element) + 2) <= LINE_LENGTH && list.startPosition.row === list.endPosition.row)
+    return insertAt(file, open.endIndex, `${element}, `);
+  if (items.some((i) => i.startPosition.row !== i.endPosition.row) || list.startPosition.row !== list.endPosition.row) return undefined;
+  const indent = indentAt(file.text, list.startIndex);
+  const inner = [element, ...items.map((i) => i.text)].map((t) => `${indent}${INDENT}${t}`).join(',\n');
+  return replaceNode(file, list, `[\n${inner}\n${indent}]`);
+}

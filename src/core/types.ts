@@ -73,6 +73,8 @@ export interface Transform<O = Record<string, unknown>> {
   fixSafety: FixSafety;
   /** Markdown: what, why it matters in OTP terms, how to fix by hand, a small before/after. */
   explanation: string;
+  /** What a reviewer of the rewrite should check (behaviour it changes); shown in pull request bodies. */
+  risks?: string;
   options: OptionSchema;
   detect(ctx: DetectContext<O>): Finding[];
   fix?(finding: Finding, ctx: FixContext<O>): FixResult;

@@ -11,7 +11,7 @@ import type { ProjectIndex } from '../core/model/project.js';
 import type { SyntaxNode } from '../core/parse.js';
 import { binaryOperator, codeChildren, descendants, keywordPairs, pipedInto } from '../core/query.js';
 import { addKeyword, breakLongOneLiner, insertPipeStep, keywordPutNew, replaceNode } from '../core/rewrite.js';
-import type { Edit, Transform } from '../core/types.js';
+import type { Edit, Severity, Transform } from '../core/types.js';
 
 interface Options {
   maxChildren: number;
@@ -56,6 +56,7 @@ const rule: Transform<Options> = {
       validate: (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive integer'),
     },
   },
+  risks: `Once the limit is reached, \`start_child\` returns \`{:error, :max_children}\` (and \`Task.Supervisor.async/async_nolink\` raise) where it used to start one more child. Call sites that match only \`{:ok, pid}\` crash with a MatchError: handle the error there (shed, queue or retry later), and size the limit from what each child holds.`,
   explanation: `
 A \`DynamicSupervisor\` or \`Task.Supervisor\` starts a child for every \`start_child\` (or every
 \`Task.Supervisor.async*\`) without limit unless it is given \`:max_children\`. Under load or a retry
@@ -86,6 +87,8 @@ children = [{DynamicSupervisor, name: MyApp.WorkerSup, strategy: :one_for_one, m
 `,
 
   detect({ file, project }) {
+    // Cheap text test first: both names survive any alias (`alias Task.Supervisor, as: TS`).
+    if (!/DynamicSupervisor|Task\.Supervisor/.test(file.text)) return [];
     return file.modules.flatMap((mod) =>
       sitesIn(mod)
         .filter((s) => !hasLimit(s))
@@ -94,6 +97,7 @@ children = [{DynamicSupervisor, name: MyApp.WorkerSup, strategy: :one_for_one, m
             node: site.node,
             key: `${mod.name}:${site.how}:${site.supervisor}:${site.name ?? ordinal(mod, site)}`,
             fixable: true,
+            severity: severityOf(site, project),
             message: message(site, project),
             data: site,
           }),
@@ -141,15 +145,15 @@ function sitesIn(mod: ModuleDef): Site[] {
   for (const fn of uniqueFunctions(mod))
     for (const clause of fn.clauses) {
       if (!clause.body) continue;
-      for (const node of descendants(clause.body)) {
+      for (const node of descendants(clause.body, ['tuple', 'list'])) {
+        const items = codeChildren(node);
         if (node.type === 'tuple') {
-          const items = codeChildren(node);
           const supervisor = supervisorOf(items[0], mod);
           if (supervisor && items.length === 2)
             sites.push({ node, supervisor, how: 'child spec', opts: items[1], name: nameIn(items[1], mod), clause });
-        } else if (node.type === 'alias' && isBareChild(node, mod)) {
-          sites.push({ node, supervisor: supervisorOf(node, mod)!, how: 'child spec', clause });
-        }
+        } else
+          for (const item of items)
+            if (isBareChild(item, mod)) sites.push({ node: item, supervisor: supervisorOf(item, mod)!, how: 'child spec', clause });
       }
       for (const site of clause.calls) {
         if (site.capture) continue;
@@ -210,30 +214,33 @@ function ordinal(mod: ModuleDef, site: Site): number {
     .findIndex((s) => s.node.startIndex === site.node.startIndex);
 }
 
-interface CrashSite {
+interface StartSite {
   supervisorName: string;
   where: string;
-  why: string;
+  /** Why this call site crashes once the limit is reached; undefined when it handles the error. */
+  crash?: string;
 }
 
-/** Call sites, project-wide, that crash once a named supervisor answers `{:error, :max_children}`. */
-function crashSites(project: ProjectIndex): CrashSite[] {
-  return project.memo('supervisor-max-children:crash-sites', () => {
-    const found: CrashSite[] = [];
-    for (const file of project.files)
-      for (const mod of file.modules)
-        for (const fn of uniqueFunctions(mod))
-          for (const clause of fn.clauses)
-            for (const site of clause.calls) {
-              const name = siteName(site);
-              const supervisorName = literalAtom(site.args[0], mod);
-              if (!supervisorName || site.capture) continue;
-              if (CRASHING_CALLS[name]) found.push({ supervisorName, where: where(file.relPath, site.node), why: CRASHING_CALLS[name] });
-              else if (START_CHILD.has(name) && matchesOkOnly(site.node))
-                found.push({ supervisorName, where: where(file.relPath, site.node), why: 'matches only {:ok, _}' });
-            }
+const STARTING_CALLS = new Set([...START_CHILD, ...Object.keys(CRASHING_CALLS), 'Task.Supervisor.async_stream', 'Task.Supervisor.async_stream_nolink']);
+
+/** Every call, project-wide, that starts a child under a named supervisor, and whether it would crash at the limit. */
+function startSites(project: ProjectIndex): StartSite[] {
+  return project.perFile('supervisor-max-children:start-sites', (file) => {
+    const found: StartSite[] = [];
+    if (!/DynamicSupervisor|Task\.Supervisor/.test(file.text)) return found;
+    for (const mod of file.modules)
+      for (const fn of uniqueFunctions(mod))
+        for (const clause of fn.clauses)
+          for (const site of clause.calls) {
+            const name = siteName(site);
+            if (site.capture || !STARTING_CALLS.has(name)) continue;
+            const supervisorName = literalAtom(site.args[0], mod);
+            if (!supervisorName) continue;
+            const crash = CRASHING_CALLS[name] ?? (START_CHILD.has(name) && matchesOkOnly(site.node) ? 'matches only {:ok, _}' : undefined);
+            found.push({ supervisorName, where: where(file.relPath, site.node), crash });
+          }
     return found;
-  });
+  }).flat();
 }
 
 /** `{:ok, pid} = start_child(...)`: a MatchError on `{:error, :max_children}`. */
@@ -246,6 +253,17 @@ function matchesOkOnly(call: SyntaxNode): boolean {
   return left?.type === 'tuple' && codeChildren(left)[0]?.text === ':ok';
 }
 
+/**
+ * High when the project visibly starts children under this supervisor; medium when it cannot see who
+ * starts them (a library, or starts through a variable); low when the options come from a variable
+ * that may already carry a limit.
+ */
+function severityOf(site: Site, project: ProjectIndex): Severity {
+  if (site.opts && !keywordPairs(site.opts)) return 'low';
+  const starts = site.name ? startSites(project).filter((c) => c.supervisorName === site.name) : [];
+  return starts.length ? 'high' : 'medium';
+}
+
 function message(site: Site, project: ProjectIndex): string {
   const who = site.name ? `${site.supervisor} ${site.name}` : `this ${site.supervisor}`;
   const where =
@@ -255,9 +273,13 @@ function message(site: Site, project: ProjectIndex): string {
         ? `${site.supervisor}.start_link sets no :max_children`
         : 'its child spec sets no :max_children';
   let text = `${who} can start children without bound: ${where}. Under load every child is a live process holding its own memory and resources.`;
-  if (site.opts && !keywordPairs(site.opts)) text += ` Its options come from \`${site.opts.text}\`; if they never carry :max_children, the limit is missing.`;
-  const crashes = site.name ? crashSites(project).filter((c) => c.supervisorName === site.name) : [];
+  if (site.opts && !keywordPairs(site.opts))
+    text += ` Its options come from \`${site.opts.text}\`; if they never carry :max_children, the limit is missing.`;
+  const starts = site.name ? startSites(project).filter((c) => c.supervisorName === site.name) : [];
+  if (starts.length) text += ` Children are started at ${starts.slice(0, 3).map((c) => c.where).join(', ')}${starts.length > 3 ? ` and ${starts.length - 3} more places` : ''}.`;
+  else text += ' No call in the scanned code starts children under it by name, so how many it gets depends on code otpfix cannot see.';
+  const crashes = starts.filter((c) => c.crash);
   if (crashes.length)
-    text += ` Once limited, these call sites crash on {:error, :max_children}: ${crashes.map((c) => `${c.where} (${c.why})`).join('; ')}.`;
+    text += ` Once limited, these call sites crash on {:error, :max_children}: ${crashes.map((c) => `${c.where} (${c.crash})`).join('; ')}.`;
   return text;
 }

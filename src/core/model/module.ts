@@ -343,15 +343,38 @@ export function resolveAliasText(text: string, mod: ModuleDef): string {
   return full ? [full, ...rest].join('.') : text;
 }
 
+interface FnContext {
+  /** End offset of the function value that opened this context. */
+  end: number;
+  host?: string;
+  spawned: boolean;
+}
+
+/**
+ * Every call and capture under `root`, normalized. Nodes come back from tree-sitter in source order;
+ * a stack of the enclosing function values (`fn`, `&...`) says which call receives the nearest one
+ * and whether it runs in another process, so no call site has to look upwards for it.
+ */
 export function callsIn(root: SyntaxNode, mod: ModuleDef): CallSite[] {
   const sites: CallSite[] = [];
-  for (const node of descendants(root)) {
-    if (node.type === 'call') {
-      const site = normalizeCall(node, mod);
-      if (site) sites.push(site);
-    } else if (node.type === 'unary_operator' && node.child(0)?.type === '&') {
-      const site = captureSite(node, mod);
-      if (site) sites.push(site);
+  const stack: FnContext[] = [{ end: Infinity, spawned: false }];
+  for (const node of root.descendantsOfType(['call', 'anonymous_function', 'unary_operator'])) {
+    while (stack[stack.length - 1].end <= node.startIndex) stack.pop();
+    const type = node.type;
+    const isFnValue = type === 'anonymous_function' || (type === 'unary_operator' && node.child(0)?.type === '&');
+    if (type === 'unary_operator' && !isFnValue) continue;
+    if (isFnValue) {
+      const outer = stack[stack.length - 1];
+      const hostNode = hostCall(node);
+      const hostName = hostNode ? qualifiedName(hostNode, mod) : undefined;
+      stack.push({ end: node.endIndex, host: hostName ?? outer.host, spawned: outer.spawned || (!!hostName && SPAWNING_CALLS.has(hostName)) });
+    }
+    const site = type === 'call' ? normalizeCall(node, mod) : type === 'unary_operator' ? captureSite(node, mod) : undefined;
+    if (site) {
+      const ctx = stack[stack.length - 1];
+      site.fnHost = ctx.host;
+      site.spawned = ctx.spawned;
+      sites.push(site);
     }
   }
   return sites;
@@ -381,9 +404,7 @@ export function normalizeCall(node: SyntaxNode, mod: ModuleDef): CallSite | unde
     }
     name = right.text;
   } else return undefined;
-  const site: CallSite = { node, module, dynamic, name, args, arity: args.length, capture: false, spawned: false };
-  markProcess(site, mod);
-  return site;
+  return { node, module, dynamic, name, args, arity: args.length, capture: false, spawned: false };
 }
 
 function isCaptureTarget(node: SyntaxNode): boolean {
@@ -412,37 +433,56 @@ function captureSite(node: SyntaxNode, mod: ModuleDef): CallSite | undefined {
     if (!module) return undefined;
     name = right.text;
   } else return undefined;
-  const site: CallSite = { node, module, dynamic: false, name, args: [], arity, capture: true, spawned: false };
-  markProcess(site, mod, node);
-  return site;
+  return { node, module, dynamic: false, name, args: [], arity, capture: true, spawned: false };
 }
 
-/** Which call hosts the nearest `fn`/capture around this site, and whether that call spawns it. */
-function markProcess(site: CallSite, mod: ModuleDef, start: SyntaxNode = site.node): void {
-  let n: SyntaxNode | null = site.capture ? start : start.parent;
-  for (; n; n = n.parent) {
+/**
+ * Walking out from `from` to the enclosing definition: the call receiving the nearest function
+ * value (`Enum.map(xs, fn ... end)`), and whether any enclosing function value runs in another
+ * process (`Task.start(fn -> ... end)`).
+ */
+function enclosingFunctionHost(from: SyntaxNode | null, mod: ModuleDef): { host?: string; spawned: boolean } {
+  let host: string | undefined;
+  for (let n = from; n; n = n.parent) {
     const isFn = n.type === 'anonymous_function' || (n.type === 'unary_operator' && n.child(0)?.type === '&');
     if (!isFn) {
-      if (n.type === 'call' && ['def', 'defp', 'defmodule'].includes(callIdentifier(n) ?? '')) return;
+      if (n.type === 'call' && ['def', 'defp', 'defmodule'].includes(callIdentifier(n) ?? '')) break;
       continue;
     }
-    const host = hostCall(n);
-    if (!host) continue;
-    const hostName = qualifiedName(host, mod);
-    if (hostName) {
-      site.fnHost ??= hostName;
-      if (SPAWNING_CALLS.has(hostName)) {
-        site.spawned = true;
-        return;
-      }
-    }
+    const hostNode = hostCall(n);
+    const hostName = hostNode ? qualifiedName(hostNode, mod) : undefined;
+    if (!hostName) continue;
+    host ??= hostName;
+    if (SPAWNING_CALLS.has(hostName)) return { host, spawned: true };
   }
+  return { host, spawned: false };
 }
 
-/** The call a function value is passed to (`Enum.map(xs, fn ... end)`, `xs |> Enum.map(&f/1)`). */
+/** Whether code at `node` runs in a process spawned for it (inside `Task.start(fn -> ... end)` etc.). */
+export function inSpawnedCode(node: SyntaxNode, mod: ModuleDef): boolean {
+  return enclosingFunctionHost(node, mod).spawned;
+}
+
+/**
+ * The call a function value is passed to: `Enum.map(xs, fn ... end)`, `xs |> Enum.map(&f/1)`, or
+ * `work = fn ... end` followed by `Task.start(work)` in the same body.
+ */
 function hostCall(fnNode: SyntaxNode): SyntaxNode | undefined {
-  const args = fnNode.parent;
-  return args?.type === 'arguments' && args.parent?.type === 'call' ? args.parent : undefined;
+  const parent = fnNode.parent;
+  if (parent?.type === 'arguments' && parent.parent?.type === 'call') return parent.parent;
+  if (parent?.type !== 'binary_operator' || parent.childForFieldName('operator')?.type !== '=') return undefined;
+  const variable = parent.childForFieldName('left');
+  if (variable?.type !== 'identifier' || parent.childForFieldName('right')?.id !== fnNode.id) return undefined;
+  for (let scope = parent.parent; scope; scope = scope.parent) {
+    if (scope.type !== 'do_block' && scope.type !== 'body' && scope.type !== 'source') continue;
+    for (const node of descendants(scope, ['identifier'])) {
+      if (node.startIndex < parent.endIndex || node.type !== 'identifier' || node.text !== variable.text) continue;
+      const args = node.parent;
+      if (args?.type === 'arguments' && args.parent?.type === 'call') return args.parent;
+    }
+    return undefined;
+  }
+  return undefined;
 }
 
 function qualifiedName(call: SyntaxNode, mod: ModuleDef): string | undefined {

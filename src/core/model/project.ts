@@ -22,6 +22,20 @@ export interface ProjectIndex {
   opsOn(table: EtsTable): Array<EtsOp & { module: ModuleDef }>;
   /** Project-wide facts a rule derives once per index (keyed by the rule), not once per file. */
   memo<T>(key: string, compute: () => T): T;
+  /**
+   * Facts derived from one file at a time, for every file: cached on the file's model, so after a
+   * fix only the changed files are recomputed. Prefer it to `memo` for project-wide scans.
+   */
+  perFile<T>(key: string, compute: (file: FileModel) => T): T[];
+}
+
+const perFileCache = new WeakMap<FileModel, Map<string, unknown>>();
+
+function fileFacts<T>(file: FileModel, key: string, compute: (file: FileModel) => T): T {
+  let facts = perFileCache.get(file);
+  if (!facts) perFileCache.set(file, (facts = new Map()));
+  if (!facts.has(key)) facts.set(key, compute(file));
+  return facts.get(key) as T;
 }
 
 const etsCache = new WeakMap<ModuleDef, ModuleEts>();
@@ -64,5 +78,7 @@ export function buildIndex(files: FileModel[]): ProjectIndex {
     if (!memos.has(key)) memos.set(key, compute());
     return memos.get(key) as T;
   };
-  return { files, modules, tables, ops, tablesFor, opsOn, memo };
+  const perFile = <T>(key: string, compute: (file: FileModel) => T): T[] =>
+    memo(`perFile:${key}`, () => files.map((f) => fileFacts(f, key, compute)));
+  return { files, modules, tables, ops, tablesFor, opsOn, memo, perFile };
 }
