@@ -26,7 +26,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     cmd
       .argument('[paths...]', 'files or directories to analyse (default: the config include list, or .)')
       .option('-r, --rule <id>', 'only this rule (repeat or comma-separate for several)', collect)
-      .option('-c, --config <file>', 'config file (default: .otpfix.json found upwards from here)')
+      .option('-c, --config <file>', 'config file (default: .otpfix.json found upwards from here)');
+  const logging = (cmd: Command) =>
+    cmd
       .addOption(new Option('-q, --quiet', 'print only findings and errors').conflicts('verbose'))
       .option('-v, --verbose', 'print per-file status and timings on stderr');
   const cwd = () => io.cwd ?? process.cwd();
@@ -39,7 +41,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     verbose: !!opts.verbose,
   });
 
-  common(program.command('scan'))
+  logging(common(program.command('scan')))
     .description('report findings; exit 0 when none, 1 when some, 2 on usage or config errors, 3 on I/O errors')
     .addOption(new Option('-f, --format <format>', 'output format').choices([...SCAN_FORMATS]).default('text'))
     .addOption(new Option('--fail-on <severity>', 'exit 1 only for findings at or above this severity').choices([...SEVERITIES]))
@@ -47,7 +49,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(await scanCommand({ ...runOptions(paths, opts), format: opts.format, failOn: opts.failOn }, io));
     });
 
-  common(program.command('fix'))
+  logging(common(program.command('fix')))
     .description('rewrite findings: approve each change on a terminal, or use --yes / --dry-run / --patch')
     .option('--dry-run', 'print the changes as a unified diff; write nothing')
     .option('-y, --yes', 'apply every verified change without asking')

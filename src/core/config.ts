@@ -27,7 +27,7 @@ export interface Config {
 export interface ActiveRule {
   transform: AnyTransform;
   options: Record<string, unknown>;
-  /** Replaces the rule's default severity in findings (lowered, unproven findings keep theirs). */
+  /** Replaces the rule's default severity in findings (lowered, unproven findings keep theirs unless this is lower). */
   severity: Severity;
 }
 

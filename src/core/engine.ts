@@ -11,7 +11,7 @@ import { buildFileModel, type FileModel } from './model/module.js';
 import { parseElixir, syntaxProblems } from './parse.js';
 import { positionOf } from './position.js';
 import { applySuppressions, type SuppressedFinding } from './suppressions.js';
-import type { Edit, Finding } from './types.js';
+import { SEVERITIES, type Edit, type Finding, type Severity } from './types.js';
 import type { Workspace } from './workspace.js';
 
 export interface RuleProblem {
@@ -33,7 +33,7 @@ export function detectFile(ws: Workspace, file: FileModel, rules: ActiveRule[]):
   for (const rule of rules) {
     try {
       for (const f of rule.transform.detect({ file, project: ws.index, options: rule.options }))
-        findings.push(f.severity === rule.transform.severity ? { ...f, severity: rule.severity } : f);
+        findings.push({ ...f, severity: configuredSeverity(f.severity, rule) });
     } catch (err) {
       problems.push({ file: file.path, ruleId: rule.transform.id, message: `rule crashed: ${errorMessage(err)}` });
     }
@@ -41,6 +41,15 @@ export function detectFile(ws: Workspace, file: FileModel, rules: ActiveRule[]):
   findings.sort(byPosition);
   const { kept, suppressed } = applySuppressions(file, findings);
   return { findings: kept, problems, suppressed };
+}
+
+/**
+ * A configured severity replaces the rule's default; a finding the rule itself rated lower (unproven)
+ * keeps its lower severity, unless the configured one is lower still.
+ */
+function configuredSeverity(found: Severity, rule: ActiveRule): Severity {
+  if (found === rule.transform.severity) return rule.severity;
+  return SEVERITIES.indexOf(found) > SEVERITIES.indexOf(rule.severity) ? found : rule.severity;
 }
 
 /** Told after each file's detection (progress, per-file timings). */

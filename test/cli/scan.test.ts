@@ -33,8 +33,13 @@ describe('scan exit codes', () => {
   });
 
   it('--fail-on exits 1 only for findings at or above the threshold', async () => {
-    // The findings are high; lowered to low by config they no longer fail a --fail-on medium run.
+    // application.ex: high (children are started under it); pool.ex: medium (no visible starts).
     expect((await runCli(['scan', 'lib', '--fail-on', 'high'], project.dir)).code).toBe(1);
+    expect((await runCli(['scan', 'lib/my_app/pool.ex', '--fail-on', 'high'], project.dir)).code).toBe(0);
+    expect((await runCli(['scan', 'lib/my_app/pool.ex', '--fail-on', 'medium'], project.dir)).code).toBe(1);
+    expect((await runCli(['scan', 'lib/my_app/pool.ex', '--fail-on', 'info'], project.dir)).code).toBe(1);
+    expect((await runCli(['scan', 'lib/my_app/clean.ex', '--fail-on', 'info'], project.dir)).code).toBe(0);
+    // Lowered to low by config, the findings no longer fail a --fail-on medium run.
     const lowered = makeProject({
       'lib/pool.ex': POOL,
       '.otpfix.json': JSON.stringify({ rules: { 'supervisor-max-children': { severity: 'low' } } }),
@@ -42,7 +47,6 @@ describe('scan exit codes', () => {
     try {
       expect((await runCli(['scan', 'lib', '--fail-on', 'medium'], lowered.dir)).code).toBe(0);
       expect((await runCli(['scan', 'lib', '--fail-on', 'low'], lowered.dir)).code).toBe(1);
-      expect((await runCli(['scan', 'lib', '--fail-on', 'info'], lowered.dir)).code).toBe(1);
       expect((await runCli(['scan', 'lib'], lowered.dir)).code).toBe(1);
     } finally {
       lowered.remove();
@@ -81,6 +85,8 @@ describe('scan --format github', () => {
     expect(lines[0]).toMatch(
       /^::error file=lib\/my_app\/application\.ex,line=8,endLine=8,col=7,endColumn=\d+,title=otpfix supervisor-max-children%3A Dynamic supervisor without max_children::DynamicSupervisor MyApp\.Sessions/,
     );
+    // Medium findings are warnings.
+    expect(lines.slice(1).every((l) => l.startsWith('::warning file=lib/my_app/pool.ex,'))).toBe(true);
     for (const line of lines) expect(line).not.toMatch(/[\r]/);
   });
 

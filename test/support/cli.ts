@@ -77,7 +77,10 @@ export function makeProject(files: Record<string, string>, prefix = 'otpfix-cli-
   return project;
 }
 
-/** A GenServer-free module with two unbounded dynamic supervisors (two findings, both fixable). */
+/**
+ * Two unbounded supervisors started by name, with nothing in the code starting children under them
+ * (two medium findings, both fixable).
+ */
 export const POOL = `defmodule MyApp.Pool do
   def start_link(_opts) do
     DynamicSupervisor.start_link(name: MyApp.Pool, strategy: :one_for_one)
@@ -89,7 +92,10 @@ export const POOL = `defmodule MyApp.Pool do
 end
 `;
 
-/** An application whose children list has one unbounded DynamicSupervisor; "Café" keeps a non-ASCII string in play. */
+/**
+ * An application whose children list has one unbounded DynamicSupervisor, which MyApp.Sessions
+ * starts children under (one high finding); "Café" keeps a non-ASCII string in play.
+ */
 export const APP = `defmodule MyApp.Application do
   use Application
 
@@ -102,6 +108,12 @@ export const APP = `defmodule MyApp.Application do
 
     IO.puts("Café ☕ started")
     Supervisor.start_link(children, strategy: :one_for_one, name: MyApp.Supervisor)
+  end
+end
+
+defmodule MyApp.Sessions do
+  def open(user_id) do
+    DynamicSupervisor.start_child(MyApp.Sessions, {MyApp.Session, user_id})
   end
 end
 `;
