@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { APP, CLEAN, makeProject, POOL, runCli, spawnCli, type Project } from '../support/cli.js';
 
 const hasPatch = spawnSync('patch', ['--version']).status === 0;
+if (!hasPatch) console.warn('SKIPPED: GNU patch is not installed, so `patch -p1` was not tried on the generated patch (CI installs it: apt-get install -y patch)');
 
 const FILES = {
   'lib/app.ex': APP, // non-ASCII text near the change
