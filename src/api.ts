@@ -1,11 +1,25 @@
 /**
  * The library behind the CLI: scan, fix and write, as plain async functions over plain data.
  */
-import { activeRules, findConfigFile, loadConfig, type ActiveRule, type Config } from './core/config.js';
-import { detectAll, locate, runFixSession, type LocatedFinding, type RuleProblem, type SessionHooks, type SessionResult } from './core/engine.js';
+import { activeRules, configBase, findConfigFile, loadConfig, type ActiveRule, type Config } from './core/config.js';
+import {
+  detectAll,
+  locate,
+  proposeFix,
+  runFixSession,
+  type Change,
+  type DetectProgress,
+  type FixFailure,
+  type LocatedFinding,
+  type RuleProblem,
+  type SessionHooks,
+  type SessionResult,
+} from './core/engine.js';
 import { errorMessage } from './core/errors.js';
 import { FileProblem, writeSourceAtomically } from './core/files.js';
-import { loadWorkspace, type FileStatus, type Workspace } from './core/workspace.js';
+import { suppressionNotices, type SuppressedFinding, type SuppressionNotice } from './core/suppressions.js';
+import type { Finding } from './core/types.js';
+import { loadWorkspace, type FileStatus, type LoadOptions, type Workspace } from './core/workspace.js';
 import { transforms } from './transforms/index.js';
 
 export interface RunOptions {
@@ -17,6 +31,10 @@ export interface RunOptions {
   configFile?: string;
   /** Use this config instead of reading one. */
   config?: Config;
+  /** Told after each file is read and parsed (progress, --verbose timings). */
+  onLoad?: LoadOptions['onFile'];
+  /** Told after each file's detection. */
+  onDetect?: DetectProgress;
 }
 
 export interface Prepared {
@@ -29,24 +47,68 @@ export interface Prepared {
 export async function prepare(options: RunOptions): Promise<Prepared> {
   const config = options.config ?? loadConfig(options.configFile ?? findConfigFile(options.cwd));
   const rules = activeRules(transforms, config, { only: options.rules });
-  const paths = options.paths.length ? options.paths : config.include.length ? config.include : ['.'];
-  const { workspace, statuses } = await loadWorkspace(paths, { cwd: options.cwd, exclude: config.exclude });
+  // Without paths, the config's directory is walked (filtered by its include globs), else `.`.
+  const base = configBase(config, options.cwd);
+  const paths = options.paths.length ? options.paths : config.include.length ? [base] : ['.'];
+  const { workspace, statuses } = await loadWorkspace(paths, {
+    cwd: options.cwd,
+    include: config.include,
+    exclude: config.exclude,
+    patternBase: base,
+    onFile: options.onLoad,
+  });
   return { workspace, statuses, rules, config };
 }
 
 export interface ScanResult extends Prepared {
   findings: LocatedFinding[];
   problems: RuleProblem[];
+  /** Findings silenced by suppression comments. */
+  suppressed: LocatedFinding[];
+  /** Unused, unknown-rule and malformed suppression comments. */
+  notices: SuppressionNotice[];
 }
 
 export async function scan(options: RunOptions): Promise<ScanResult> {
   const prepared = await prepare(options);
-  const { findings, problems } = detectAll(prepared.workspace, prepared.rules);
-  return { ...prepared, findings: findings.map((f) => locate(prepared.workspace, f)), problems };
+  const { findings, problems, suppressed } = detectAll(prepared.workspace, prepared.rules, options.onDetect);
+  return {
+    ...prepared,
+    findings: findings.map((f) => locate(prepared.workspace, f)),
+    problems,
+    suppressed: suppressed.map((s) => locate(prepared.workspace, s.finding)),
+    notices: noticesFor(prepared, suppressed),
+  };
 }
 
-export async function fix(prepared: Prepared, hooks: SessionHooks): Promise<SessionResult> {
-  return runFixSession(prepared.workspace, prepared.rules, hooks);
+function noticesFor(prepared: Prepared, suppressed: SuppressedFinding[]): SuppressionNotice[] {
+  return suppressionNotices(prepared.workspace.files, suppressed, {
+    known: new Set(transforms.map((t) => t.id)),
+    active: new Set(prepared.rules.map((r) => r.transform.id)),
+  });
+}
+
+export interface FixRun extends SessionResult {
+  notices: SuppressionNotice[];
+}
+
+export async function fix(prepared: Prepared, hooks: SessionHooks, onDetect?: DetectProgress): Promise<FixRun> {
+  const session = await runFixSession(prepared.workspace, prepared.rules, hooks, onDetect);
+  return { ...session, notices: noticesFor(prepared, session.suppressed) };
+}
+
+/**
+ * Each fixable finding's verified change computed on the scanned workspace independently of the
+ * others (as SARIF `fixes` are: each applies to the original file).
+ */
+export function proposeFixes(prepared: Prepared, findings: Finding[]): Map<Finding, Change | FixFailure> {
+  const rules = new Map(prepared.rules.map((r) => [r.transform.id, r]));
+  const out = new Map<Finding, Change | FixFailure>();
+  for (const f of findings) {
+    const rule = rules.get(f.ruleId);
+    if (f.fixable && rule) out.set(f, proposeFix(prepared.workspace, f, rule));
+  }
+  return out;
 }
 
 export interface FileOutcome {
@@ -69,10 +131,25 @@ export function changedFiles(session: SessionResult): FileOutcome[] {
   return out;
 }
 
-/** Write each changed file atomically; one file's failure does not stop the others. */
-export async function writeChanges(session: SessionResult): Promise<FileOutcome[]> {
+export interface WriteOptions {
+  /** Once aborted (Ctrl-C), no further file is started; the one being written is completed. */
+  signal?: AbortSignal;
+  /** Called before each file is written (tests use it to interrupt at a known point). */
+  beforeWrite?: (outcome: FileOutcome) => void | Promise<void>;
+}
+
+/**
+ * Write each changed file atomically (temp file + rename), so every file is either untouched or
+ * completely written; one file's failure does not stop the others.
+ */
+export async function writeChanges(session: SessionResult, options: WriteOptions = {}): Promise<FileOutcome[]> {
   const outcomes = changedFiles(session);
   for (const outcome of outcomes) {
+    await options.beforeWrite?.(outcome);
+    if (options.signal?.aborted) {
+      outcome.error = 'interrupted before it was written; left untouched';
+      continue;
+    }
     const original = session.workspace.originals.get(outcome.path)!;
     try {
       await writeSourceAtomically(outcome.path, original.hash, outcome.after);

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** The command table; the work lives in the library (src/api.ts). */
+import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { SEVERITIES } from '../core/types.js';
 import { OtpfixError, errorMessage } from '../core/errors.js';
 import { explainCommand } from './commands/explain.js';
 import { fixCommand } from './commands/fix.js';
@@ -8,13 +10,14 @@ import { prCommand } from './commands/pr.js';
 import { rulesCommand } from './commands/rules.js';
 import { scanCommand, SCAN_FORMATS } from './commands/scan.js';
 import { colorsFor, processIo, type Io } from './output.js';
+import { VERSION } from './version.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
 
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command('otpfix')
     .description('Find and fix concurrency, performance and resource-management flaws in Elixir/OTP code.')
-    .version('0.1.0')
+    .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .exitOverride();
@@ -24,15 +27,29 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       .argument('[paths...]', 'files or directories to analyse (default: the config include list, or .)')
       .option('-r, --rule <id>', 'only this rule (repeat or comma-separate for several)', collect)
       .option('-c, --config <file>', 'config file (default: .otpfix.json found upwards from here)');
+  const logging = (cmd: Command) =>
+    cmd
+      .addOption(new Option('-q, --quiet', 'print only findings and errors').conflicts('verbose'))
+      .option('-v, --verbose', 'print per-file status and timings on stderr');
+  const cwd = () => io.cwd ?? process.cwd();
+  const runOptions = (paths: string[], opts: Record<string, unknown>) => ({
+    paths,
+    cwd: cwd(),
+    rules: opts.rule as string[] | undefined,
+    configFile: opts.config === undefined ? undefined : path.resolve(cwd(), opts.config as string),
+    quiet: !!opts.quiet,
+    verbose: !!opts.verbose,
+  });
 
-  common(program.command('scan'))
+  logging(common(program.command('scan')))
     .description('report findings; exit 0 when none, 1 when some, 2 on usage or config errors, 3 on I/O errors')
     .addOption(new Option('-f, --format <format>', 'output format').choices([...SCAN_FORMATS]).default('text'))
+    .addOption(new Option('--fail-on <severity>', 'exit 1 only for findings at or above this severity').choices([...SEVERITIES]))
     .action(async (paths: string[], opts) => {
-      setExit(await scanCommand({ paths, cwd: process.cwd(), rules: opts.rule, configFile: opts.config, format: opts.format }, io));
+      setExit(await scanCommand({ ...runOptions(paths, opts), format: opts.format, failOn: opts.failOn }, io));
     });
 
-  common(program.command('fix'))
+  logging(common(program.command('fix')))
     .description('rewrite findings: approve each change on a terminal, or use --yes / --dry-run / --patch')
     .option('--dry-run', 'print the changes as a unified diff; write nothing')
     .option('-y, --yes', 'apply every verified change without asking')
@@ -42,15 +59,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(
         await fixCommand(
           {
-            paths,
-            cwd: process.cwd(),
-            rules: opts.rule,
-            configFile: opts.config,
+            ...runOptions(paths, opts),
             dryRun: opts.dryRun,
             yes: opts.yes,
             patch: opts.patch,
             check: opts.check,
-            interactive: !!process.stdin.isTTY && !!process.stdout.isTTY,
+            interactive: io.interactive ?? (!!process.stdin.isTTY && !!process.stdout.isTTY),
           },
           io,
         ),

@@ -13,6 +13,10 @@ export interface Io {
   err: (text: string) => void;
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
+  /** Where relative paths start (default: process.cwd()); tests run the CLI in a temporary directory. */
+  cwd?: string;
+  /** Whether a person can answer prompts (default: stdin and stdout are TTYs). */
+  interactive?: boolean;
 }
 
 export const processIo: Io = {

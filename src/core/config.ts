@@ -27,7 +27,7 @@ export interface Config {
 export interface ActiveRule {
   transform: AnyTransform;
   options: Record<string, unknown>;
-  /** Replaces the rule's default severity in findings (lowered, unproven findings keep theirs). */
+  /** Replaces the rule's default severity in findings (lowered, unproven findings keep theirs unless this is lower). */
   severity: Severity;
 }
 
@@ -69,12 +69,14 @@ export function loadConfig(file: string | undefined): Config {
         for (const k of Object.keys(value))
           if (!['enabled', 'severity', 'options'].includes(k))
             throw configError(`${file}: rules.${id}: unknown key "${k}"`, 'Known keys: enabled, severity, options.');
+        if (value.enabled !== undefined && typeof value.enabled !== 'boolean')
+          throw configError(`${file}: rules.${id}.enabled must be true or false`);
         if (value.severity !== undefined && !SEVERITIES.includes(value.severity as Severity))
           throw configError(`${file}: rules.${id}.severity must be one of ${SEVERITIES.join(', ')}`);
         if (value.options !== undefined && !isObject(value.options))
           throw configError(`${file}: rules.${id}.options must be an object`);
         config.rules[id] = {
-          enabled: value.enabled === undefined ? undefined : Boolean(value.enabled),
+          enabled: value.enabled as boolean | undefined,
           severity: value.severity as Severity | undefined,
           options: value.options as Record<string, unknown> | undefined,
         };
@@ -88,19 +90,22 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Defaults merged with given values; unknown keys and wrong types are config errors. */
-export function resolveOptions(transform: AnyTransform, given: Record<string, unknown> = {}, where = 'options'): Record<string, unknown> {
+/**
+ * Defaults merged with given values; unknown keys and wrong types are config errors naming the key
+ * (`where` says where the options came from, e.g. `.otpfix.json: rules.<id>.options`).
+ */
+export function resolveOptions(transform: AnyTransform, given: Record<string, unknown> = {}, where = `rules.${transform.id}.options`): Record<string, unknown> {
   const resolved: Record<string, unknown> = {};
   for (const key of Object.keys(given))
     if (!(key in transform.options))
       throw configError(
-        `${where}: rule ${transform.id} has no option "${key}"`,
+        `${where}.${key}: rule ${transform.id} has no option "${key}"`,
         Object.keys(transform.options).length ? `Its options: ${Object.keys(transform.options).join(', ')}.` : 'It takes no options.',
       );
   for (const [key, spec] of Object.entries(transform.options)) {
     const value = key in given ? given[key] : spec.default;
     const problem = checkType(spec, value) ?? spec.validate?.(value);
-    if (problem) throw configError(`${where}: ${transform.id}.${key} ${problem}`);
+    if (problem) throw configError(`${where}.${key} ${problem}`);
     resolved[key] = value;
   }
   return resolved;
@@ -129,11 +134,23 @@ export function activeRules(registry: AnyTransform[], config: Config, selection:
   for (const id of [...Object.keys(config.rules), ...(selection.only ?? [])])
     if (!known.has(id))
       throw configError(`unknown rule "${id}"${config.rules[id] ? ` in ${config.source}` : ''}`, 'Run `otpfix rules` to list the rules.');
+  // Every configured rule's options are checked, also for rules this run leaves out.
+  const resolved = new Map(
+    registry.map((t) => [
+      t.id,
+      resolveOptions(t, config.rules[t.id]?.options, `${config.source ? `${config.source}: ` : ''}rules.${t.id}.options`),
+    ]),
+  );
   return registry
     .filter((t) => (selection.only?.length ? selection.only.includes(t.id) : config.rules[t.id]?.enabled !== false))
     .map((t) => ({
       transform: t,
-      options: resolveOptions(t, config.rules[t.id]?.options, config.source ?? 'options'),
+      options: resolved.get(t.id)!,
       severity: config.rules[t.id]?.severity ?? t.severity,
     }));
+}
+
+/** The directory a config's include/exclude globs are relative to. */
+export function configBase(config: Config, cwd: string): string {
+  return config.source ? path.dirname(config.source) : cwd;
 }

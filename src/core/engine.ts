@@ -10,7 +10,8 @@ import { dominantEol } from './files.js';
 import { buildFileModel, type FileModel } from './model/module.js';
 import { parseElixir, syntaxProblems } from './parse.js';
 import { positionOf } from './position.js';
-import type { Edit, Finding } from './types.js';
+import { applySuppressions, type SuppressedFinding } from './suppressions.js';
+import { SEVERITIES, type Edit, type Finding, type Severity } from './types.js';
 import type { Workspace } from './workspace.js';
 
 export interface RuleProblem {
@@ -22,6 +23,8 @@ export interface RuleProblem {
 export interface DetectResult {
   findings: Finding[];
   problems: RuleProblem[];
+  /** Findings silenced by `# otpfix:disable-*` comments (not in `findings`). */
+  suppressed: SuppressedFinding[];
 }
 
 export function detectFile(ws: Workspace, file: FileModel, rules: ActiveRule[]): DetectResult {
@@ -30,24 +33,41 @@ export function detectFile(ws: Workspace, file: FileModel, rules: ActiveRule[]):
   for (const rule of rules) {
     try {
       for (const f of rule.transform.detect({ file, project: ws.index, options: rule.options }))
-        findings.push(f.severity === rule.transform.severity ? { ...f, severity: rule.severity } : f);
+        findings.push({ ...f, severity: configuredSeverity(f.severity, rule) });
     } catch (err) {
       problems.push({ file: file.path, ruleId: rule.transform.id, message: `rule crashed: ${errorMessage(err)}` });
     }
   }
   findings.sort(byPosition);
-  return { findings, problems };
+  const { kept, suppressed } = applySuppressions(file, findings);
+  return { findings: kept, problems, suppressed };
 }
 
-export function detectAll(ws: Workspace, rules: ActiveRule[]): DetectResult {
+/**
+ * A configured severity replaces the rule's default; a finding the rule itself rated lower (unproven)
+ * keeps its lower severity, unless the configured one is lower still.
+ */
+function configuredSeverity(found: Severity, rule: ActiveRule): Severity {
+  if (found === rule.transform.severity) return rule.severity;
+  return SEVERITIES.indexOf(found) > SEVERITIES.indexOf(rule.severity) ? found : rule.severity;
+}
+
+/** Told after each file's detection (progress, per-file timings). */
+export type DetectProgress = (file: FileModel, result: DetectResult, ms: number, done: number, total: number) => void;
+
+export function detectAll(ws: Workspace, rules: ActiveRule[], onFile?: DetectProgress): DetectResult {
   const findings: Finding[] = [];
   const problems: RuleProblem[] = [];
-  for (const file of ws.files) {
+  const suppressed: SuppressedFinding[] = [];
+  ws.files.forEach((file, i) => {
+    const started = performance.now();
     const r = detectFile(ws, file, rules);
     findings.push(...r.findings);
     problems.push(...r.problems);
-  }
-  return { findings, problems };
+    suppressed.push(...r.suppressed);
+    onFile?.(file, r, performance.now() - started, i + 1, ws.files.length);
+  });
+  return { findings, problems, suppressed };
 }
 
 function byPosition(a: Finding, b: Finding): number {
@@ -69,6 +89,8 @@ export interface Change {
   notes: string[];
   /** The workspace with this change applied. */
   result: Workspace;
+  /** A person edited the proposed result by hand (and it passed verification again). */
+  edited?: boolean;
 }
 
 export interface FixFailure {
@@ -103,42 +125,83 @@ export function proposeFix(ws: Workspace, finding: Finding, rule: ActiveRule): C
 
   const byFile = new Map<string, Edit[]>();
   for (const e of edits) byFile.set(e.file, [...(byFile.get(e.file) ?? []), e]);
-  const models = new Map<string, FileModel>();
-  const files: ChangedFile[] = [];
+  const afters = new Map<string, string>();
   for (const [path, fileEdits] of byFile) {
     const target = ws.file(path);
     if (!target) return fail(`the fix edits ${path}, which is not part of this run`);
-    const after = applyEdits(target.text, fileEdits, dominantEol(target.text));
+    afters.set(path, applyEdits(target.text, fileEdits, dominantEol(target.text)));
+  }
+  const verified = verifyTexts(ws, finding, rule, afters, 'rewrite');
+  if (typeof verified === 'string') return fail(verified);
+  return { finding, rule, edits, files: verified.files, notes: result.notes ?? [], result: verified.result };
+}
+
+/**
+ * The checks every rewrite passes before anyone may apply it: each new text re-parses without
+ * ERROR/MISSING nodes, and the rule, re-run on the result, no longer reports the finding.
+ * Returns the reason when a check fails.
+ */
+function verifyTexts(
+  ws: Workspace,
+  finding: Finding,
+  rule: ActiveRule,
+  afters: Map<string, string>,
+  what: 'rewrite' | 'edited text',
+): { files: ChangedFile[]; result: Workspace } | string {
+  const models = new Map<string, FileModel>();
+  const files: ChangedFile[] = [];
+  for (const [path, after] of afters) {
+    const target = ws.file(path);
+    if (!target) return `${path} is not part of this run`;
     if (after === target.text) continue;
     const tree = parseElixir(after);
     const problem = syntaxProblems(tree, 1)[0];
-    if (problem)
-      return fail(`the rewrite of ${target.relPath} would not parse (line ${problem.line}, column ${problem.column}); dropped`);
+    const dropped = what === 'rewrite' ? '; dropped' : '';
+    if (problem) return `the ${what} of ${target.relPath} would not parse (line ${problem.line}, column ${problem.column})${dropped}`;
     models.set(path, buildFileModel({ path, relPath: target.relPath, text: after }, tree));
     files.push({ path, relPath: target.relPath, before: target.text, after });
   }
-  if (!files.length) return fail('the fix changes nothing');
+  if (!files.length) return what === 'rewrite' ? 'the fix changes nothing' : 'the edited text changes nothing';
 
   const next = ws.withModels(models);
   for (const path of new Set([finding.file, ...models.keys()])) {
     const model = next.file(path)!;
     let again: Finding[];
     try {
-      again = transform.detect({ file: model, project: next.index, options: rule.options });
+      again = rule.transform.detect({ file: model, project: next.index, options: rule.options });
     } catch (err) {
-      return fail(`re-running the rule on the result crashed: ${errorMessage(err)}`);
+      return `re-running the rule on the result crashed: ${errorMessage(err)}`;
     }
     if (again.some((f) => f.key === finding.key))
-      return fail('after the rewrite the rule still reports this finding; dropped');
+      return `after the ${what} the rule still reports this finding${what === 'rewrite' ? '; dropped' : ''}`;
   }
-  return { finding, rule, edits, files, notes: result.notes ?? [], result: next };
+  return { files, result: next };
 }
 
-export type Decision = 'yes' | 'no' | 'quit';
+/**
+ * A change whose result a person edited by hand (`edit` in an interactive session): `texts` holds
+ * the edited full text of some of the change's files. It passes the same checks as a rule's own
+ * rewrite before it can be applied.
+ */
+export function verifyEditedChange(ws: Workspace, change: Change, texts: Map<string, string>): Change | FixFailure {
+  const afters = new Map(change.files.map((f) => [f.path, texts.get(f.path) ?? f.after]));
+  const verified = verifyTexts(ws, change.finding, change.rule, afters, 'edited text');
+  if (typeof verified === 'string') return { finding: change.finding, rule: change.rule, reason: verified, declined: false };
+  const edits = verified.files.map((f) => ({ file: f.path, start: 0, end: f.before.length, text: f.after }));
+  return { ...change, edits, files: verified.files, result: verified.result, edited: true };
+}
+
+/** `{ apply }`: apply this verified replacement (an edited version of the change) instead. */
+export type Decision = 'yes' | 'no' | 'quit' | { apply: Change };
+
+export interface DecideContext {
+  /** Verify hand-edited texts of the change's files against the workspace the change was made on. */
+  verifyEdit(texts: Map<string, string>): Change | FixFailure;
+}
 
 export interface SessionHooks {
   /** Asked once per verified change; `pending` counts the fixable findings not yet decided. */
-  decide(change: Change, pending: number): Promise<Decision> | Decision;
+  decide(change: Change, pending: number, ctx: DecideContext): Promise<Decision> | Decision;
   /** Told about each fix that failed verification or that the rule declined. */
   onFailure?(failure: FixFailure): void;
 }
@@ -151,6 +214,8 @@ export interface SessionResult {
   /** Findings left as they are because their rule does not fix them. */
   detectOnly: Finding[];
   problems: RuleProblem[];
+  /** Findings silenced by suppression comments, at the start of the session. */
+  suppressed: SuppressedFinding[];
   quit: boolean;
 }
 
@@ -159,16 +224,30 @@ export interface SessionResult {
  * every earlier accepted change, so accepted edits never go stale; after an accept, only the files
  * it touched are re-detected.
  */
-export async function runFixSession(start: Workspace, rules: ActiveRule[], hooks: SessionHooks): Promise<SessionResult> {
+export async function runFixSession(
+  start: Workspace,
+  rules: ActiveRule[],
+  hooks: SessionHooks,
+  onFile?: DetectProgress,
+): Promise<SessionResult> {
   let ws = start;
   const ruleById = new Map(rules.map((r) => [r.transform.id, r]));
-  const initial = detectAll(ws, rules);
+  const initial = detectAll(ws, rules, onFile);
   const problems = [...initial.problems];
   const byFile = new Map<string, Finding[]>();
   for (const f of initial.findings) byFile.set(f.file, [...(byFile.get(f.file) ?? []), f]);
   const decided = new Set<string>();
   const id = (f: Finding) => `${f.ruleId}\u0000${f.file}\u0000${f.key}`;
-  const session: SessionResult = { workspace: ws, applied: [], rejected: [], failed: [], detectOnly: [], problems, quit: false };
+  const session: SessionResult = {
+    workspace: ws,
+    applied: [],
+    rejected: [],
+    failed: [],
+    detectOnly: [],
+    problems,
+    suppressed: initial.suppressed,
+    quit: false,
+  };
   for (const f of initial.findings) if (!f.fixable) (session.detectOnly.push(f), decided.add(id(f)));
 
   const pendingFindings = () => [...byFile.values()].flat().filter((f) => !decided.has(id(f)));
@@ -182,7 +261,8 @@ export async function runFixSession(start: Workspace, rules: ActiveRule[], hooks
       hooks.onFailure?.(proposal);
       continue;
     }
-    const decision = await hooks.decide(proposal, pending.length);
+    const base = ws;
+    const decision = await hooks.decide(proposal, pending.length, { verifyEdit: (texts) => verifyEditedChange(base, proposal, texts) });
     if (decision === 'quit') {
       session.quit = true;
       break;
@@ -191,9 +271,10 @@ export async function runFixSession(start: Workspace, rules: ActiveRule[], hooks
       session.rejected.push(proposal);
       continue;
     }
-    session.applied.push(proposal);
-    ws = proposal.result;
-    for (const changed of proposal.files) {
+    const accepted = decision === 'yes' ? proposal : decision.apply;
+    session.applied.push(accepted);
+    ws = accepted.result;
+    for (const changed of accepted.files) {
       const model = ws.file(changed.path)!;
       const redetected = detectFile(ws, model, rules);
       problems.push(...redetected.problems);

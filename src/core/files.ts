@@ -32,14 +32,27 @@ export class FileProblem extends Error {
 
 export interface CollectOptions {
   cwd: string;
-  /** Extra gitignore-style patterns to leave out (relative to cwd). */
+  /** Extra gitignore-style patterns to leave out (relative to `patternBase`). */
   exclude?: string[];
+  /** When given, files found by walking a directory must match one of these gitignore-style patterns. */
+  include?: string[];
+  /** The directory `include`/`exclude` patterns are relative to (the config file's); default `cwd`. */
+  patternBase?: string;
 }
 
-/** The Elixir files under `paths`, sorted, deduplicated; a path that does not exist is a usage error. */
+/**
+ * The Elixir files under `paths`, sorted, deduplicated; a path that does not exist is a usage error.
+ * `include`/`exclude` filter what directory walks find; a file named explicitly is always taken.
+ */
 export function collectFiles(paths: string[], options: CollectOptions): string[] {
   const found = new Set<string>();
+  const base = options.patternBase ?? options.cwd;
   const extra = ignore().add(options.exclude ?? []);
+  const included = options.include?.length ? ignore().add(options.include) : undefined;
+  const relToBase = (file: string) => {
+    const rel = path.relative(base, file).split(path.sep).join('/');
+    return rel === '' || rel.startsWith('..') || path.isAbsolute(rel) ? undefined : rel;
+  };
   for (const given of paths.length ? paths : ['.']) {
     const abs = path.resolve(options.cwd, given);
     if (!existsSync(abs)) throw usageError(`path does not exist: ${given}`, 'Check the spelling, or run from the project root.');
@@ -50,10 +63,20 @@ export function collectFiles(paths: string[], options: CollectOptions): string[]
       found.add(abs);
       continue;
     }
-    walk(abs, gitignoresAbove(abs), found, (file) => {
-      const rel = path.relative(options.cwd, file);
-      return !rel.startsWith('..') && rel !== '' && extra.ignores(rel);
-    });
+    walk(
+      abs,
+      gitignoresAbove(abs),
+      found,
+      (file, isDir) => {
+        const rel = relToBase(file);
+        return rel !== undefined && extra.ignores(isDir ? `${rel}/` : rel);
+      },
+      (file) => {
+        if (!included) return true;
+        const rel = relToBase(file);
+        return rel !== undefined && included.ignores(rel);
+      },
+    );
   }
   return [...found].sort();
 }
@@ -91,7 +114,13 @@ function isIgnored(abs: string, isDir: boolean, scopes: IgnoreScope[]): boolean 
   });
 }
 
-function walk(dir: string, scopes: IgnoreScope[], found: Set<string>, excluded: (file: string) => boolean): void {
+function walk(
+  dir: string,
+  scopes: IgnoreScope[],
+  found: Set<string>,
+  excluded: (file: string, isDir: boolean) => boolean,
+  included: (file: string) => boolean,
+): void {
   const own = loadGitignore(dir);
   const here = own ? [...scopes, own] : scopes;
   let entries;
@@ -103,10 +132,10 @@ function walk(dir: string, scopes: IgnoreScope[], found: Set<string>, excluded: 
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     const abs = path.join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (ALWAYS_SKIPPED.has(entry.name) || isIgnored(abs, true, here) || excluded(abs)) continue;
-      walk(abs, here, found, excluded);
+      if (ALWAYS_SKIPPED.has(entry.name) || isIgnored(abs, true, here) || excluded(abs, true)) continue;
+      walk(abs, here, found, excluded, included);
     } else if (entry.isFile() && ELIXIR_EXTENSIONS.includes(path.extname(entry.name))) {
-      if (!isIgnored(abs, false, here) && !excluded(abs)) found.add(abs);
+      if (!isIgnored(abs, false, here) && !excluded(abs, false) && included(abs)) found.add(abs);
     }
   }
 }

@@ -42,8 +42,13 @@ export interface LoadResult {
   statuses: FileStatus[];
 }
 
+export interface LoadOptions extends CollectOptions {
+  /** Told after each file is parsed and modelled (or found unusable): progress and per-file timings. */
+  onFile?: (status: FileStatus, ms: number, done: number, total: number) => void;
+}
+
 /** Collect, read and parse; files that cannot be read or do not parse are reported and left out. */
-export async function loadWorkspace(paths: string[], options: CollectOptions): Promise<LoadResult> {
+export async function loadWorkspace(paths: string[], options: LoadOptions): Promise<LoadResult> {
   const files = collectFiles(paths, options);
   const statuses: FileStatus[] = [];
   const models: FileModel[] = [];
@@ -53,6 +58,14 @@ export async function loadWorkspace(paths: string[], options: CollectOptions): P
   for (let i = 0; i < files.length; i += READ_BATCH)
     reads.push(...(await Promise.allSettled(files.slice(i, i + READ_BATCH).map((f) => readSource(f, options.cwd)))));
   reads.forEach((read, i) => {
+    const started = performance.now();
+    const before = statuses.length;
+    load(read, i);
+    if (statuses.length > before) options.onFile?.(statuses[statuses.length - 1], performance.now() - started, i + 1, files.length);
+  });
+  return { workspace: new Workspace(models, originals), statuses };
+
+  function load(read: PromiseSettledResult<ReadSource>, i: number): void {
     if (read.status === 'rejected') {
       const reason = read.reason instanceof FileProblem ? read.reason.message : String(read.reason);
       statuses.push({ path: files[i], relPath: path.relative(options.cwd, files[i]), status: 'error', reason });
@@ -74,6 +87,5 @@ export async function loadWorkspace(paths: string[], options: CollectOptions): P
     originals.set(source.path, source);
     models.push(buildFileModel(source, tree));
     statuses.push({ path: source.path, relPath: source.relPath, status: 'ok' });
-  });
-  return { workspace: new Workspace(models, originals), statuses };
+  }
 }

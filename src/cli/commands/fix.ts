@@ -1,15 +1,18 @@
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { changedFiles, fix, prepare, writeChanges, type RunOptions } from '../../api.js';
+import writeFileAtomic from 'write-file-atomic';
+import { changedFiles, fix, prepare, writeChanges, type FileOutcome, type FixRun, type RunOptions } from '../../api.js';
 import { unifiedDiff } from '../../core/diff.js';
 import type { SessionHooks } from '../../core/engine.js';
 import { errorMessage, ioError, usageError } from '../../core/errors.js';
-import { colorsFor, type Io } from '../output.js';
+import { colorsFor, type Colors, type Io } from '../output.js';
+import { noticeLines } from '../reporters/notices.js';
 import { problemsReport } from '../reporters/text.js';
 import { colorDiff } from '../review/diff-view.js';
-import { interactiveHooks, type Ask } from '../review/interactive.js';
+import type { EditFn } from '../review/editor.js';
+import { interactiveHooks, type Ask, type ReviewStats } from '../review/interactive.js';
+import { RunLog, type LogLevel } from '../run-log.js';
 
-export interface FixOptions extends RunOptions {
+export interface FixOptions extends RunOptions, LogLevel {
   dryRun?: boolean;
   yes?: boolean;
   patch?: string;
@@ -17,61 +20,136 @@ export interface FixOptions extends RunOptions {
   /** Whether a person is at the terminal (stdin and stdout are TTYs). */
   interactive: boolean;
   ask?: Ask;
+  edit?: EditFn;
+  /** Tests: called before each file is written (to interrupt at a known point). */
+  beforeWrite?: (outcome: FileOutcome) => void | Promise<void>;
 }
 
+/** Exit code of a run stopped by Ctrl-C (128 + SIGINT), as shells report it. */
+export const EXIT_INTERRUPTED = 130;
+
 /**
- * Exit codes: 0 done; 1 with --check when changes would be made; 3 when a file could not be written.
+ * Exit codes: 0 done; 1 with --check when changes would be made; 3 when a file could not be
+ * written; 130 when interrupted.
+ *
+ * Interruption never leaves a half-written file: nothing is written while changes are being
+ * reviewed (Ctrl-C there discards the session and leaves every file untouched; `q` writes what was
+ * accepted). Files are then written one by one, each atomically (temp file + rename); Ctrl-C during
+ * writing completes the file being written and leaves the rest untouched, and says which is which.
  */
 export async function fixCommand(options: FixOptions, io: Io): Promise<number> {
   const preview = !!(options.dryRun || options.patch || options.check);
   if (!preview && !options.yes && !options.interactive)
     throw usageError('not a terminal, so changes cannot be approved one by one', 'Pass --yes to apply every change, or --dry-run to print them as a diff.');
-  const prepared = await prepare(options);
-  const errC = colorsFor(io.stderr);
-  for (const line of problemsReport({ statuses: prepared.statuses, problems: [] }, errC, options.cwd)) io.err(line);
+  const log = new RunLog(io, options);
+  const prepared = await prepare({ ...options, onLoad: log.onLoad });
+  log.clearProgress();
+  log.verbose(`config: ${prepared.config.source ?? 'none (defaults)'}; rules: ${prepared.rules.map((r) => r.transform.id).join(', ')}`);
+  for (const line of problemsReport({ statuses: prepared.statuses, problems: [] }, log.c, options.cwd)) log.warn(line);
 
-  const hooks: SessionHooks =
-    preview || options.yes
-      ? { decide: () => 'yes' }
-      : interactiveHooks((t) => io.out(t), colorsFor(io.stdout), options.ask);
-  const session = await fix(prepared, hooks);
-  for (const p of session.problems) io.err(`${errC.red('error')} ${path.relative(options.cwd, p.file)}: ${p.ruleId}: ${p.message}`);
+  let stats: ReviewStats | undefined;
+  let accepted = 0;
+  let hooks: SessionHooks;
+  if (preview || options.yes) hooks = { decide: () => 'yes' };
+  else {
+    const interactive = interactiveHooks((t) => io.out(t), colorsFor(io.stdout), { ask: options.ask, edit: options.edit });
+    stats = interactive.stats;
+    hooks = {
+      ...interactive,
+      decide: async (change, pending, ctx) => {
+        const decision = await interactive.decide(change, pending, ctx);
+        if (decision !== 'no' && decision !== 'quit') accepted++;
+        return decision;
+      },
+    };
+  }
+
+  let session: FixRun;
+  try {
+    session = await fix(prepared, hooks, log.onDetect);
+  } catch (err) {
+    // Ctrl-C at a prompt: @inquirer rejects with ExitPromptError. Nothing has been written yet.
+    if (isPromptExit(err)) {
+      log.error(
+        `\nInterrupted: nothing was written; every file is as it was.${
+          accepted ? ` ${accepted} accepted change${accepted === 1 ? ' was' : 's were'} discarded (q quits and keeps them).` : ''
+        }`,
+      );
+      return EXIT_INTERRUPTED;
+    }
+    throw err;
+  }
+  log.clearProgress();
+  for (const line of problemsReport({ statuses: [], problems: session.problems }, log.c, options.cwd)) log.error(line);
+  for (const line of noticeLines(session.notices, log.c, options.cwd)) log.warn(line);
 
   const files = changedFiles(session);
   let exit = 0;
   if (preview) {
     const diffs = files.map((f) => unifiedDiff(f.relPath, f.before, f.after)).join('');
+    if (options.dryRun || (!options.patch && !options.check)) {
+      if (diffs) io.out(colorDiff(diffs, colorsFor(io.stdout)).replace(/\n$/, ''));
+    }
     if (options.patch) {
+      const target = path.resolve(options.cwd, options.patch);
       try {
-        writeFileSync(path.resolve(options.cwd, options.patch), diffs);
+        await writeFileAtomic(target, diffs);
       } catch (err) {
         throw ioError(`cannot write patch ${options.patch}: ${errorMessage(err)}`);
       }
-      io.err(`wrote ${options.patch} (${files.length} file${files.length === 1 ? '' : 's'}); apply it with: git apply ${options.patch}`);
-    } else if (options.dryRun || !options.check) io.out(colorDiff(diffs, colorsFor(io.stdout)));
+      log.info(
+        files.length
+          ? `wrote ${options.patch} (${files.length} file${files.length === 1 ? '' : 's'}); apply it from this directory with: git apply ${options.patch}  (or patch -p1 < ${options.patch})`
+          : `no changes: wrote an empty ${options.patch}`,
+      );
+    }
     if (options.check && files.length) exit = 1;
   } else {
-    for (const outcome of await writeChanges(session)) {
-      if (outcome.written) io.err(`${errC.green('fixed')} ${outcome.relPath}`);
-      else {
-        io.err(`${errC.red('not written')} ${outcome.relPath}: ${outcome.error}`);
-        exit = 3;
-      }
+    const outcomes = await writeInterruptibly(session, options);
+    for (const outcome of outcomes) {
+      if (outcome.written) log.info(`${log.c.green('fixed')} ${outcome.relPath}`);
+      else log.error(`${log.c.red('not written')} ${outcome.relPath}: ${outcome.error}`);
     }
+    if (outcomes.some((o) => !o.written)) exit = outcomes.some((o) => o.error?.startsWith('interrupted')) ? EXIT_INTERRUPTED : 3;
   }
-  io.err(summary(session, files.length, preview, errC));
+  log.info(summary(session, files.length, preview, log.c, stats));
+  log.timings(prepared.statuses.length);
   return exit;
 }
 
-function summary(session: Awaited<ReturnType<typeof fix>>, fileCount: number, preview: boolean, c: ReturnType<typeof colorsFor>): string {
-  const parts = [
-    `${session.applied.length} change${session.applied.length === 1 ? '' : 's'} ${preview ? 'proposed' : 'applied'} in ${fileCount} file${fileCount === 1 ? '' : 's'}`,
-  ];
-  if (session.rejected.length) parts.push(`${session.rejected.length} declined`);
-  if (session.failed.length) parts.push(c.yellow(`${session.failed.length} dropped by verification`));
-  if (session.detectOnly.length) parts.push(`${session.detectOnly.length} finding${session.detectOnly.length === 1 ? '' : 's'} left to fix by hand (see \`otpfix scan\`)`);
-  if (session.quit) parts.push('stopped early at your request');
+/** Write with SIGINT/SIGTERM deferred: the file being written is finished, later ones are not started. */
+async function writeInterruptibly(session: FixRun, options: FixOptions): Promise<FileOutcome[]> {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of signals) process.on(s, stop);
+  try {
+    return await writeChanges(session, { signal: controller.signal, beforeWrite: options.beforeWrite });
+  } finally {
+    for (const s of signals) process.off(s, stop);
+  }
+}
+
+function isPromptExit(err: unknown): boolean {
+  return !!err && typeof err === 'object' && 'name' in err && (err.name === 'ExitPromptError' || err.name === 'AbortPromptError');
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function summary(session: FixRun, fileCount: number, preview: boolean, c: Colors, stats?: ReviewStats): string {
+  const applied = session.applied.length;
+  const head = `${plural(applied, 'change')} ${preview ? 'proposed' : 'applied'} in ${plural(fileCount, 'file')}`;
+  const detail: string[] = [];
+  if (stats?.edited) detail.push(`${stats.edited} edited by you`);
+  if (stats?.auto) detail.push(`${stats.auto} by an "all" choice`);
+  const parts = [head + (detail.length ? ` (${detail.join(', ')})` : '')];
+  if (session.rejected.length) parts.push(`${session.rejected.length} skipped`);
+  if (session.failed.length) parts.push(c.yellow(`${session.failed.length} failed verification (dropped)`));
+  if (stats?.editFailures) parts.push(c.yellow(`${plural(stats.editFailures, 'edit')} failed verification (asked again)`));
+  if (session.detectOnly.length) parts.push(`${plural(session.detectOnly.length, 'finding')} left to fix by hand (see \`otpfix scan\`)`);
+  if (session.suppressed.length) parts.push(`${session.suppressed.length} suppressed by comments`);
+  if (session.quit) parts.push('stopped at your request; later changes were not looked at');
   const lines = [parts.join('; ') + '.'];
-  for (const f of session.failed) lines.push(c.yellow(`  dropped ${f.finding.ruleId} (${f.finding.key}): ${f.reason}`));
+  for (const f of session.failed) lines.push(c.yellow(`  failed verification: ${f.finding.ruleId} (${f.finding.key}): ${f.reason}`));
   return lines.join('\n');
 }

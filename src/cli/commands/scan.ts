@@ -1,21 +1,66 @@
-import { scan, type RunOptions } from '../../api.js';
+import { proposeFixes, scan, type RunOptions } from '../../api.js';
 import { usageError } from '../../core/errors.js';
+import { SEVERITIES, type Severity } from '../../core/types.js';
 import { colorsFor, type Io } from '../output.js';
+import { githubReport } from '../reporters/github.js';
 import { jsonReport } from '../reporters/json.js';
+import { noticeLines } from '../reporters/notices.js';
+import { sarifReport } from '../reporters/sarif.js';
 import { problemsReport, textReport } from '../reporters/text.js';
+import { RunLog, type LogLevel } from '../run-log.js';
+import { VERSION } from '../version.js';
 
-export const SCAN_FORMATS = ['text', 'json'] as const;
+export const SCAN_FORMATS = ['text', 'json', 'sarif', 'github'] as const;
 
-export interface ScanOptions extends RunOptions {
+export interface ScanOptions extends RunOptions, LogLevel {
   format: string;
+  /** Exit 1 only when a finding at or above this severity exists (default: any finding). */
+  failOn?: string;
 }
 
-/** Exit 0 without findings, 1 with findings. */
+export function parseSeverity(value: string | undefined, flag: string): Severity | undefined {
+  if (value === undefined) return undefined;
+  if (!(SEVERITIES as string[]).includes(value))
+    throw usageError(`${flag} must be one of ${SEVERITIES.join(', ')} (got "${value}")`);
+  return value as Severity;
+}
+
+/** Whether a finding of `severity` is at or above `threshold` (high > medium > low > info). */
+export function atOrAbove(severity: Severity, threshold: Severity): boolean {
+  return SEVERITIES.indexOf(severity) <= SEVERITIES.indexOf(threshold);
+}
+
+/** Exit 0 without (qualifying) findings, 1 with. */
 export async function scanCommand(options: ScanOptions, io: Io): Promise<number> {
   if (!(SCAN_FORMATS as readonly string[]).includes(options.format))
     throw usageError(`unknown format "${options.format}"`, `Use one of: ${SCAN_FORMATS.join(', ')}.`);
-  const result = await scan(options);
-  for (const line of problemsReport(result, colorsFor(io.stderr), options.cwd)) io.err(line);
-  io.out(options.format === 'json' ? jsonReport(result) : textReport(result, colorsFor(io.stdout)));
-  return result.findings.length ? 1 : 0;
+  const failOn = parseSeverity(options.failOn, '--fail-on');
+  const log = new RunLog(io, options);
+  const result = await scan({ ...options, onLoad: log.onLoad, onDetect: log.onDetect });
+  log.clearProgress();
+  log.verbose(`config: ${result.config.source ?? 'none (defaults)'}; rules: ${result.rules.map((r) => r.transform.id).join(', ')}`);
+  for (const line of problemsReport({ statuses: result.statuses, problems: [] }, log.c, options.cwd)) log.warn(line);
+  for (const line of problemsReport({ statuses: [], problems: result.problems }, log.c, options.cwd)) log.error(line);
+  for (const line of noticeLines(result.notices, log.c, options.cwd)) log.warn(line);
+
+  switch (options.format) {
+    case 'json':
+      io.out(jsonReport(result));
+      break;
+    case 'sarif':
+      io.out(sarifReport({ result, cwd: options.cwd, version: VERSION, fixes: proposeFixes(result, result.findings) }));
+      break;
+    case 'github': {
+      const text = githubReport(result);
+      if (text) io.out(text);
+      break;
+    }
+    default: {
+      const text = textReport(result, colorsFor(io.stdout), { quiet: options.quiet });
+      if (text) io.out(text);
+    }
+  }
+  log.timings(result.statuses.length);
+  const failing = failOn ? result.findings.filter((f) => atOrAbove(f.severity, failOn)) : result.findings;
+  return failing.length ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 import type { ScanResult } from '../../api.js';
 import { SEVERITIES } from '../../core/types.js';
+import { noticeJson } from './notices.js';
 
 /** The JSON contract of DESIGN.md: other tools rely on this shape. */
 export function jsonReport(result: ScanResult): string {
@@ -21,6 +22,9 @@ export function jsonReport(result: ScanResult): string {
     bySeverity: Object.fromEntries(SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length])),
     skipped: result.statuses.filter((s) => s.status !== 'ok').map((s) => ({ file: s.relPath, reason: 'reason' in s ? s.reason : '' })),
     ruleErrors: result.problems.map((p) => ({ file: p.file, ruleId: p.ruleId, message: p.message })),
+    suppressed: result.suppressed.length,
+    unusedSuppressions: result.notices.filter((n) => n.kind === 'unused').map(noticeJson),
+    invalidSuppressions: result.notices.filter((n) => n.kind !== 'unused').map(noticeJson),
   };
   return JSON.stringify({ version: 1, findings, summary }, null, 2);
 }

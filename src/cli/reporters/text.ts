@@ -9,7 +9,7 @@ const paint = (c: Colors, severity: Severity, text: string) =>
   severity === 'high' ? c.red(text) : severity === 'medium' ? c.yellow(text) : severity === 'low' ? c.cyan(text) : c.dim(text);
 
 /** ESLint-like: findings grouped by file, a summary line, then files that were not analysed. */
-export function textReport(result: ScanResult, c: Colors): string {
+export function textReport(result: ScanResult, c: Colors, options: { quiet?: boolean } = {}): string {
   const lines: string[] = [];
   const byFile = new Map<string, LocatedFinding[]>();
   for (const f of result.findings) byFile.set(f.relPath, [...(byFile.get(f.relPath) ?? []), f]);
@@ -22,6 +22,8 @@ export function textReport(result: ScanResult, c: Colors): string {
     }
     lines.push('');
   }
+  // --quiet: the findings only.
+  if (options.quiet) return lines.join('\n').trimEnd();
   lines.push(summaryLine(result, c));
   return lines.join('\n');
 }
@@ -29,13 +31,14 @@ export function textReport(result: ScanResult, c: Colors): string {
 export function summaryLine(result: ScanResult, c: Colors): string {
   const n = result.findings.length;
   const analysed = result.statuses.filter((s) => s.status === 'ok').length;
-  if (!n) return c.green(`No findings in ${analysed} file${analysed === 1 ? '' : 's'} (${result.rules.length} rules).`);
+  const suppressed = result.suppressed.length ? ` ${result.suppressed.length} suppressed by comments.` : '';
+  if (!n) return c.green(`No findings in ${analysed} file${analysed === 1 ? '' : 's'} (${result.rules.length} rules).`) + suppressed;
   const counts = SEVERITIES.map((s) => [s, result.findings.filter((f) => f.severity === s).length] as const)
     .filter(([, k]) => k)
     .map(([s, k]) => paint(c, s, `${k} ${s}`));
   const fixable = result.findings.filter((f) => f.fixable).length;
   const files = new Set(result.findings.map((f) => f.file)).size;
-  return `${c.bold(`${n} finding${n === 1 ? '' : 's'}`)} (${counts.join(', ')}) in ${files} of ${analysed} files; ${fixable} fixable with ${c.bold('otpfix fix')}.`;
+  return `${c.bold(`${n} finding${n === 1 ? '' : 's'}`)} (${counts.join(', ')}) in ${files} of ${analysed} files; ${fixable} fixable with ${c.bold('otpfix fix')}.${suppressed}`;
 }
 
 /** Files not analysed and rules that crashed: said on stderr so they are never mistaken for findings. */

@@ -1,31 +1,44 @@
 /**
  * Interactive approval, one verified change at a time: yes / no / all in this file / all of this
- * rule / all / quit / explain. The prompt is injectable so the decision logic is testable.
+ * rule / all / quit / explain / edit. The prompt and the editor are injectable, so the decision
+ * logic is testable without a terminal.
+ *
+ * Each change shown was computed by the engine on the workspace as it is after every earlier
+ * accepted change, so an accept never leaves a later change stale. An edited change is re-verified
+ * (re-parsed, the rule re-run) before it can be applied; when it fails, the reason is shown and
+ * the question asked again, and a further edit starts from the text that failed.
  */
 import { expand } from '@inquirer/prompts';
 import type { Colors } from '../output.js';
-import type { Change, Decision, SessionHooks } from '../../core/engine.js';
+import { isChange, type Change, type DecideContext, type Decision, type SessionHooks } from '../../core/engine.js';
 import { unifiedDiff } from '../../core/diff.js';
 import { positionOf } from '../../core/position.js';
 import { explainText } from '../commands/explain.js';
 import { wrap } from '../reporters/text.js';
 import { colorDiff } from './diff-view.js';
+import { editWithEditor, keepLineEndings, type EditFn } from './editor.js';
 
-export type Choice = 'yes' | 'no' | 'file' | 'rule' | 'all' | 'quit' | 'explain';
+export type Choice = 'yes' | 'no' | 'file' | 'rule' | 'all' | 'quit' | 'explain' | 'edit';
 
-export const CHOICES: ReadonlyArray<{ key: 'y' | 'n' | 'f' | 'r' | 'a' | 'q' | 'e'; name: string; value: Choice }> = [
+export const CHOICES: ReadonlyArray<{ key: 'y' | 'n' | 'f' | 'r' | 'a' | 'q' | 'x' | 'e'; name: string; value: Choice }> = [
   { key: 'y', name: 'Yes, apply this change', value: 'yes' },
   { key: 'n', name: 'No, skip it', value: 'no' },
   { key: 'f', name: 'Apply this and every later change in this file', value: 'file' },
   { key: 'r', name: 'Apply this and every later change of this rule', value: 'rule' },
   { key: 'a', name: 'Apply this and all later changes', value: 'all' },
-  { key: 'q', name: 'Quit (keep what was accepted, skip the rest)', value: 'quit' },
-  { key: 'e', name: 'Explain the rule', value: 'explain' },
+  { key: 'q', name: 'Quit: write what was accepted, leave the rest untouched', value: 'quit' },
+  { key: 'x', name: 'Explain the rule', value: 'explain' },
+  { key: 'e', name: 'Edit the result in $EDITOR (verified again before use)', value: 'edit' },
 ];
 
 export type Ask = (message: string) => Promise<Choice>;
 
-export const askWithInquirer: Ask = (message) => expand({ message, choices: CHOICES, default: 'y' });
+/** The prompt's configuration, exported so tests can render the real prompt with @inquirer/testing. */
+export function promptConfig(message: string) {
+  return { message, choices: [...CHOICES], default: 'y' as const };
+}
+
+export const askWithInquirer: Ask = (message) => expand(promptConfig(message));
 
 export function describeChange(change: Change, c: Colors): string {
   const { finding, rule } = change;
@@ -33,7 +46,9 @@ export function describeChange(change: Change, c: Colors): string {
   const pos = positionOf(file.before, finding.start);
   const lines = [
     '',
-    `${c.bold(rule.transform.title)} ${c.dim(`[${rule.transform.id}, ${finding.severity}]`)}  ${file.relPath}:${pos.line}:${pos.column}`,
+    `${c.bold(rule.transform.title)} ${c.dim(`[${rule.transform.id}, ${finding.severity}]`)}  ${file.relPath}:${pos.line}:${pos.column}${
+      change.edited ? c.yellow('  (edited by you)') : ''
+    }`,
     ...wrap(finding.message, 100).map((l) => c.dim(l)),
     '',
   ];
@@ -42,33 +57,104 @@ export function describeChange(change: Change, c: Colors): string {
   return lines.join('\n');
 }
 
-export function interactiveHooks(print: (text: string) => void, c: Colors, ask: Ask = askWithInquirer): SessionHooks {
+export interface ReviewStats {
+  /** Changes applied by an "all …" choice without being shown. */
+  auto: number;
+  /** Edited changes that passed verification. */
+  edited: number;
+  /** Edits that failed verification (the user was asked again each time). */
+  editFailures: number;
+}
+
+export interface InteractiveOptions {
+  ask?: Ask;
+  edit?: EditFn;
+}
+
+export interface InteractiveHooks extends SessionHooks {
+  stats: ReviewStats;
+}
+
+export function interactiveHooks(print: (text: string) => void, c: Colors, options: InteractiveOptions = {}): InteractiveHooks {
+  const ask = options.ask ?? askWithInquirer;
+  const edit = options.edit ?? editWithEditor;
   let all = false;
   const rules = new Set<string>();
   const files = new Set<string>();
+  const stats: ReviewStats = { auto: 0, edited: 0, editFailures: 0 };
+
+  /** Open the editor on each file of the change in turn; undefined when an editor run failed. */
+  async function editTexts(candidate: Change, startFrom: Map<string, string> | undefined): Promise<Map<string, string> | undefined> {
+    const texts = new Map<string, string>();
+    for (const f of candidate.files) {
+      const outcome = await edit({ path: f.path, relPath: f.relPath, text: startFrom?.get(f.path) ?? f.after });
+      if ('error' in outcome) {
+        print(c.red(`edit of ${f.relPath} not used: ${outcome.error}`));
+        return undefined;
+      }
+      texts.set(f.path, keepLineEndings(f.before, outcome.text));
+    }
+    return texts;
+  }
+
   return {
-    async decide(change: Change, pending: number): Promise<Decision> {
+    stats,
+    async decide(change: Change, pending: number, ctx: DecideContext): Promise<Decision> {
       const { finding } = change;
-      if (all || rules.has(finding.ruleId) || files.has(finding.file)) return 'yes';
-      print(describeChange(change, c));
+      if (all || rules.has(finding.ruleId) || files.has(finding.file)) {
+        stats.auto++;
+        const file = change.files.find((f) => f.path === finding.file) ?? change.files[0];
+        print(c.dim(`applied ${finding.ruleId} at ${file.relPath}:${positionOf(file.before, finding.start).line}`));
+        return 'yes';
+      }
+      let candidate = change;
+      // The last text the user wrote, kept when it failed verification so a new edit starts from it.
+      let lastEdit: Map<string, string> | undefined;
+      print(describeChange(candidate, c));
       for (;;) {
         const choice = await ask(`Apply this change? (${pending} left)`);
         switch (choice) {
           case 'explain':
             print(explainText(change.rule.transform));
             continue;
+          case 'edit': {
+            const texts = await editTexts(candidate, lastEdit);
+            if (!texts) continue;
+            const verified = ctx.verifyEdit(texts);
+            if (!isChange(verified)) {
+              stats.editFailures++;
+              lastEdit = texts;
+              print(c.red(`Your edit failed verification: ${verified.reason}.`));
+              print(c.dim('Choose e to edit it again (your text is kept), y to apply the proposed change, n to skip it.'));
+              continue;
+            }
+            lastEdit = undefined;
+            candidate = verified;
+            print(describeChange(candidate, c));
+            continue;
+          }
+          case 'no':
+            return 'no';
+          case 'quit':
+            return 'quit';
           case 'file':
             files.add(finding.file);
-            return 'yes';
+            break;
           case 'rule':
             rules.add(finding.ruleId);
-            return 'yes';
+            break;
           case 'all':
             all = true;
-            return 'yes';
+            break;
+          case 'yes':
+            break;
           default:
-            return choice;
+            print(c.red(`unknown choice ${String(choice)}`));
+            continue;
         }
+        if (candidate === change) return 'yes';
+        stats.edited++;
+        return { apply: candidate };
       }
     },
     onFailure(failure) {
