@@ -65,7 +65,8 @@ export function planDeferral(
   mode: DeferMode,
   project?: ProjectIndex,
 ): Plan | { reason: string } {
-  const matches = (node: SyntaxNode) => codeBlocking(clause, node, patterns, project).length > 0;
+  const withReceive = evidence.some((e) => e.category === 'receive') || mode === 'reply';
+  const matches = (node: SyntaxNode) => codeBlocking(clause, node, patterns, project, withReceive).length > 0;
   if (evidence.some((e) => e.category === 'receive'))
     return { reason: "it waits in `receive`, which reads this server's own mailbox; in a task it would read the task's" };
   const statements = bodyStatements(clause);

@@ -100,7 +100,7 @@ end
         if (!fn || fn.kind !== 'def') continue;
         for (const clause of fn.clauses) {
           if (!clause.body) continue;
-          const evidence = codeBlocking(clause, clause.body, patterns, project);
+          const evidence = codeBlocking(clause, clause.body, patterns, project, false);
           if (!evidence.length) continue;
           const plan = planDeferral(clause, evidence, patterns, 'noreply', project);
           const msg = clause.params[0]?.text.replace(/\s+/g, ' ') ?? '';

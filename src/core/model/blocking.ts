@@ -284,8 +284,14 @@ export function cachedPatterns(project: ProjectIndex, list: readonly string[]): 
 }
 
 /** Waits reached through a piece of a clause's code (a statement, an expression). */
-export function codeBlocking(clause: Clause, root: SyntaxNode, patterns: readonly BlockingPattern[], project?: ProjectIndex): BlockingCall[] {
-  return blockingCallsIn(clause.fn, { clause, patterns, project }).filter(
+export function codeBlocking(
+  clause: Clause,
+  root: SyntaxNode,
+  patterns: readonly BlockingPattern[],
+  project?: ProjectIndex,
+  receive = true,
+): BlockingCall[] {
+  return blockingCallsIn(clause.fn, { clause, patterns, project, receive }).filter(
     (c) => c.entry.startIndex >= root.startIndex && c.entry.endIndex <= root.endIndex,
   );
 }
