@@ -1,9 +1,11 @@
 /** The registry: one line per rule. Order is the order `otpfix rules` lists them. */
 import type { AnyTransform } from '../core/types.js';
+import etsCheckThenAct from './ets-check-then-act.js';
 import supervisorMaxChildren from './supervisor-max-children.js';
 
 export const transforms: AnyTransform[] = [
   supervisorMaxChildren,
+  etsCheckThenAct,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {

@@ -1,0 +1,237 @@
+/**
+ * Intra-clause data and control dependence, syntax only: which variables carry a value read by a
+ * call, which conditionals a later statement sits under, and whether a statement's value is used.
+ * Approximate by design (no shadowing analysis), tuned to say "depends" only when the code shows it.
+ */
+import type { SyntaxNode } from '../parse.js';
+import { binaryOperator, callArguments, callIdentifier, codeChildren, descendants, doBlock, isInside } from '../query.js';
+
+/** Variables a pattern binds (`{^key, count, _}` → count). Pinned and `_` variables are not bound. */
+export function patternVars(pattern: SyntaxNode): string[] {
+  const out: string[] = [];
+  for (const n of descendants(pattern)) {
+    if (n.type !== 'identifier' || n.text.startsWith('_')) continue;
+    const parent = n.parent;
+    if (parent?.type === 'unary_operator' && parent.child(0)?.type === '^') continue;
+    if (parent?.type === 'call' && parent.childForFieldName('target')?.id === n.id) continue;
+    if (parent?.type === 'dot') continue;
+    out.push(n.text);
+  }
+  return out;
+}
+
+export function referencesAny(node: SyntaxNode, names: Set<string>): boolean {
+  if (!names.size) return false;
+  for (const n of descendants(node)) if (n.type === 'identifier' && names.has(n.text) && !isCallTarget(n)) return true;
+  return false;
+}
+
+function isCallTarget(n: SyntaxNode): boolean {
+  const parent = n.parent;
+  return parent?.type === 'call' && parent.childForFieldName('target')?.id === n.id;
+}
+
+/** The stab clauses of a `case`/`cond`/`with`/`fn` do-block, or of an `else` block. */
+function stabsOf(block: SyntaxNode): SyntaxNode[] {
+  return block.namedChildren.filter((c) => c.type === 'stab_clause');
+}
+
+function stabPattern(stab: SyntaxNode): SyntaxNode | undefined {
+  const left = stab.childForFieldName('left');
+  if (!left) return undefined;
+  const items = codeChildren(left);
+  return items[0];
+}
+
+/**
+ * Variables that carry the value of `source` (a call) within `body`: bound by `x = ...source...`,
+ * by the patterns of a `case source do` / `with pat <- source`, and transitively through later
+ * bindings that use them.
+ */
+export function taintedVars(source: SyntaxNode, body: SyntaxNode): Set<string> {
+  const tainted = new Set<string>();
+  const eqs: SyntaxNode[] = [];
+  const cases: SyntaxNode[] = [];
+  const arrows: SyntaxNode[] = [];
+  for (const n of descendants(body)) {
+    if (binaryOperator(n) === '=') eqs.push(n);
+    else if (binaryOperator(n) === '<-') arrows.push(n);
+    else if (callIdentifier(n) === 'case') cases.push(n);
+  }
+  const feeds = (expr: SyntaxNode) => isInside(source, expr) || referencesAny(expr, tainted);
+  for (let round = 0; round < 3; round++) {
+    const before = tainted.size;
+    for (const eq of eqs) {
+      const left = eq.childForFieldName('left');
+      const right = eq.childForFieldName('right');
+      if (left && right && eq.endIndex > source.startIndex && feeds(right)) for (const v of patternVars(left)) tainted.add(v);
+    }
+    for (const arrow of arrows) {
+      const left = arrow.childForFieldName('left');
+      const right = arrow.childForFieldName('right');
+      if (left && right && feeds(right)) for (const v of patternVars(left)) tainted.add(v);
+    }
+    for (const c of cases) {
+      const subject = callArguments(c)[0];
+      const block = doBlock(c);
+      if (!subject || !block || !feeds(subject)) continue;
+      for (const stab of stabsOf(block)) {
+        const pattern = stabPattern(stab);
+        if (pattern) for (const v of patternVars(pattern)) tainted.add(v);
+      }
+    }
+    if (tainted.size === before) break;
+  }
+  return tainted;
+}
+
+export type BranchKind = 'hit' | 'miss' | 'compare' | 'other';
+
+export interface Guarding {
+  /** The conditional (`case`, `if`, `unless`, `cond`, `with`). */
+  node: SyntaxNode;
+  kind: string;
+  /** How the branch holding the statement relates to the checked value. */
+  branch: BranchKind;
+  /** The stab clause holding the statement, for `case`/`cond`/`with`. */
+  stab?: SyntaxNode;
+}
+
+const CONDITIONALS = new Set(['case', 'if', 'unless', 'cond', 'with']);
+const COMPARISONS = new Set(['<', '<=', '>', '>=', '==', '!=', '===', '!==']);
+
+/**
+ * The conditionals between `stmt` and `body` (innermost first) whose condition depends on `source`
+ * (contains it or uses a variable it taints), with the kind of branch `stmt` is in.
+ */
+export function guardsOn(stmt: SyntaxNode, source: SyntaxNode, tainted: Set<string>, body: SyntaxNode): Guarding[] {
+  const out: Guarding[] = [];
+  const feeds = (expr: SyntaxNode) => isInside(source, expr) || referencesAny(expr, tainted);
+  for (let n = stmt.parent; n && n.id !== body.id; n = n.parent) {
+    const kind = callIdentifier(n);
+    if (!kind || !CONDITIONALS.has(kind)) continue;
+    const args = callArguments(n);
+    const cond = args[0];
+    if (!cond || isInside(stmt, cond)) continue;
+    if (kind === 'case') {
+      if (!feeds(cond)) continue;
+      const stab = enclosingStab(stmt, n);
+      out.push({ node: n, kind, branch: stab ? casePatternBranch(stab, n) : 'other', stab });
+    } else if (kind === 'if' || kind === 'unless') {
+      if (!feeds(cond)) continue;
+      const inElse = inElseBranch(stmt, n);
+      out.push({ node: n, kind, branch: ifBranch(cond, source, tainted, kind === 'unless' ? !inElse : inElse) });
+    } else if (kind === 'cond') {
+      const stab = enclosingStab(stmt, n);
+      if (!stab) continue;
+      const block = doBlock(n)!;
+      const upTo = stabsOf(block).filter((s) => s.startIndex <= stab.startIndex);
+      const conditions = upTo.map(stabPattern).filter((c): c is SyntaxNode => !!c);
+      if (!conditions.some(feeds)) continue;
+      const own = stabPattern(stab);
+      out.push({ node: n, kind, branch: own && isComparison(own, tainted) ? 'compare' : 'other', stab });
+    } else if (kind === 'with') {
+      const clauses = args.filter((a) => binaryOperator(a) === '<-');
+      if (!clauses.some((c) => feeds(c.childForFieldName('right')!))) continue;
+      const inElse = inElseBranch(stmt, n);
+      out.push({ node: n, kind, branch: inElse ? 'miss' : 'hit' });
+    }
+  }
+  return out;
+}
+
+function enclosingStab(stmt: SyntaxNode, conditional: SyntaxNode): SyntaxNode | undefined {
+  for (let n = stmt.parent; n && n.id !== conditional.id; n = n.parent) if (n.type === 'stab_clause') return n;
+  return undefined;
+}
+
+function inElseBranch(stmt: SyntaxNode, conditional: SyntaxNode): boolean {
+  for (let n: SyntaxNode | null = stmt; n && n.id !== conditional.id; n = n.parent) {
+    if (n.type === 'else_block') return true;
+    if (n.type === 'pair' && n.childForFieldName('key')?.text.trim().startsWith('else')) return true;
+  }
+  return false;
+}
+
+/** `[]`, `false`, `nil` (and `:"$end_of_table"`) → miss; one-element lists, `true` → hit; `_` after them → the opposite. */
+function casePatternBranch(stab: SyntaxNode, caseNode: SyntaxNode): BranchKind {
+  const kindOf = (pattern: SyntaxNode | undefined): BranchKind | undefined => {
+    if (!pattern) return undefined;
+    let p = pattern;
+    if (binaryOperator(p) === 'when') p = p.childForFieldName('left')!;
+    if (binaryOperator(p) === '=') p = p.childForFieldName('left')!.type === 'identifier' ? p.childForFieldName('right')! : p.childForFieldName('left')!;
+    if (p.type === 'list' && codeChildren(p).length === 0) return 'miss';
+    if (p.type === 'boolean' && p.text === 'false') return 'miss';
+    if (p.type === 'nil') return 'miss';
+    if (p.type === 'list' || p.text === 'true' || p.type === 'tuple') return 'hit';
+    return undefined;
+  };
+  const own = kindOf(stabPattern(stab));
+  if (own) return own;
+  const block = doBlock(caseNode);
+  const earlier = block ? stabsOf(block).filter((s) => s.startIndex < stab.startIndex).map((s) => kindOf(stabPattern(s))) : [];
+  if (earlier.includes('hit') && !earlier.includes('miss')) return 'miss';
+  if (earlier.includes('miss') && !earlier.includes('hit')) return 'hit';
+  return 'other';
+}
+
+/** The branch of an `if` on a checked value: `if :ets.member(t, k)` then-branch is a hit. */
+function ifBranch(cond: SyntaxNode, source: SyntaxNode, tainted: Set<string>, inElse: boolean): BranchKind {
+  if (isEmptyCheck(cond)) {
+    // `x == []` is true on a miss, `x != []` on a hit.
+    const op = binaryOperator(cond);
+    const missWhenTrue = op === '==' || op === '===';
+    return missWhenTrue !== inElse ? 'miss' : 'hit';
+  }
+  if (isComparison(cond, tainted)) return 'compare';
+  let negated = false;
+  let c = cond;
+  while (c.type === 'unary_operator' && ['not', '!'].includes(c.child(0)?.type ?? '')) {
+    negated = !negated;
+    c = c.childForFieldName('operand')!;
+  }
+  if (c.id === source.id || (c.type === 'identifier' && tainted.has(c.text))) return negated !== inElse ? 'miss' : 'hit';
+  return 'other';
+}
+
+function isEmptyOperand(c: SyntaxNode): boolean {
+  const l = c.childForFieldName('left');
+  const r = c.childForFieldName('right');
+  return [l, r].some((x) => x && ((x.type === 'list' && codeChildren(x).length === 0) || x.type === 'nil'));
+}
+
+function isEmptyCheck(c: SyntaxNode): boolean {
+  const op = binaryOperator(c);
+  return !!op && ['==', '!=', '===', '!=='].includes(op) && isEmptyOperand(c);
+}
+
+/** An ordering comparison (or a combination of them) that uses a tainted variable. */
+export function isComparison(cond: SyntaxNode, tainted: Set<string>): boolean {
+  for (const n of descendants(cond)) {
+    const op = binaryOperator(n);
+    if (op && COMPARISONS.has(op) && !['==', '!=', '===', '!=='].includes(op) && referencesAny(n, tainted)) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether the value of `node` (a statement) is thrown away: it is a statement of a block that is not
+ * the block's last, or the last of a branch of a conditional whose own value is thrown away.
+ */
+export function valueDiscarded(node: SyntaxNode, stop: SyntaxNode): boolean {
+  let n = node;
+  for (;;) {
+    const parent = n.parent;
+    if (!parent || n.id === stop.id) return false;
+    if (parent.type === 'do_block' || parent.type === 'else_block' || parent.type === 'body') {
+      const stmts = codeChildren(parent).filter((c) => !c.type.endsWith('_block') && c.type !== 'stab_clause');
+      if (stmts.length && stmts[stmts.length - 1].id !== n.id) return true;
+    } else if (!(parent.type === 'pair' && parent.parent?.type === 'keywords')) return false;
+    // The last statement of a branch: its value is the conditional's value.
+    let container: SyntaxNode | null = parent;
+    while (container && container.type !== 'call') container = container.parent;
+    if (!container || container.id === stop.id || !CONDITIONALS.has(callIdentifier(container) ?? '')) return false;
+    if (isInside(stop, container)) return false;
+    n = container;
+  }
+}

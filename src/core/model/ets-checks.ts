@@ -1,0 +1,190 @@
+/**
+ * Check-then-act sequences on ETS tables within one clause: a read (`lookup`, `lookup_element`,
+ * `member`, `info(t, :size)`) followed by a write whose execution or value depends on what was read,
+ * directly or through local helpers (`get_bucket(key)` then `increment_bucket(key)`). Shared by the
+ * ETS rules; which of these are races is decided with ets-process.ts.
+ */
+import type { SyntaxNode } from '../parse.js';
+import { binaryOperator, callArguments, descendants, isInside } from '../query.js';
+import { guardsOn, referencesAny, taintedVars, type Guarding } from './dataflow.js';
+import { localTarget, type CallSite, type Clause, type FunctionDef } from './module.js';
+import type { ProjectIndex } from './project.js';
+import { moduleSites, type EtsSite } from './ets-process.js';
+
+export type ActRole = 'check' | 'write';
+
+/** An ETS read or write in a clause: an `:ets` call, or a call to a local helper that performs one. */
+export interface Act {
+  node: SyntaxNode;
+  role: ActRole;
+  /** The ETS function (`lookup`, `insert`, ...), or the helper's underlying operation. */
+  op: string;
+  /** The underlying ETS operations (one for a direct call). */
+  sites: EtsSite[];
+  /** The helper called, when the act is indirect. */
+  via?: FunctionDef;
+  call: CallSite;
+}
+
+const CHECK_OPS = new Set(['lookup', 'lookup_element', 'member']);
+const WRITE_OPS = new Set(['insert', 'update_counter', 'update_element', 'delete']);
+
+export function roleOf(site: EtsSite): ActRole | undefined {
+  if (site.site.spawned) return undefined;
+  if (CHECK_OPS.has(site.op)) return 'check';
+  if (site.op === 'info' && site.site.args[1]?.text === ':size') return 'check';
+  if (WRITE_OPS.has(site.op) && !(site.op === 'delete' && site.site.arity === 1)) return 'write';
+  return undefined;
+}
+
+/** ETS checks and writes a function performs, itself or through same-process local helpers. */
+function effects(project: ProjectIndex, fn: FunctionDef, depth = 0, seen = new Set<FunctionDef>()): EtsSite[] {
+  const cache = project.memo('ets-checks:effects', () => new Map<FunctionDef, EtsSite[]>());
+  if (depth === 0 && cache.has(fn)) return cache.get(fn)!;
+  if (seen.has(fn) || depth > 3) return [];
+  seen.add(fn);
+  const own = moduleSites(project, fn.module).filter((s) => s.fn === fn && roleOf(s));
+  const out = [...own];
+  for (const clause of fn.clauses)
+    for (const call of clause.calls) {
+      if (call.spawned || call.capture) continue;
+      const target = localTarget(call, fn.module);
+      if (target && target !== fn) out.push(...effects(project, target, depth + 1, seen));
+    }
+  if (depth === 0) cache.set(fn, out);
+  return out;
+}
+
+/** The acts of one clause, in source order. */
+export function actsIn(project: ProjectIndex, clause: Clause): Act[] {
+  const mod = clause.fn.module;
+  const acts: Act[] = [];
+  for (const s of moduleSites(project, mod)) {
+    if (s.clause !== clause) continue;
+    const role = roleOf(s);
+    if (role) acts.push({ node: s.site.node, role, op: s.op, sites: [s], call: s.site });
+  }
+  for (const call of clause.calls) {
+    if (call.spawned || call.capture) continue;
+    const target = localTarget(call, mod);
+    if (!target || target === clause.fn) continue;
+    const eff = effects(project, target);
+    const checks = eff.filter((s) => roleOf(s) === 'check');
+    const writes = eff.filter((s) => roleOf(s) === 'write');
+    // A helper that both reads and writes is judged inside itself, not as one step here.
+    if (checks.length && !writes.length) acts.push({ node: call.node, role: 'check', op: checks[0].op, sites: checks, via: target, call });
+    if (writes.length && !checks.length) acts.push({ node: call.node, role: 'write', op: writes[0].op, sites: writes, via: target, call });
+  }
+  return acts.sort((a, b) => a.node.startIndex - b.node.startIndex);
+}
+
+/** Whether two acts can touch the same table. */
+export function sameTable(a: Act, b: Act): boolean {
+  for (const x of a.sites)
+    for (const y of b.sites) {
+      if (x.tables.length && y.tables.length) {
+        if (x.tables.some((t) => y.tables.includes(t))) return true;
+        continue;
+      }
+      if (x.named && y.named) {
+        if (x.named === y.named) return true;
+        continue;
+      }
+      // Unresolved: the same expression in the same clause (`table`, `state.table`).
+      if (!a.via && !b.via && x.clause === y.clause && normalize(x.refText) === normalize(y.refText) && !x.named && !y.named) return true;
+    }
+  return false;
+}
+
+function normalize(text: string): string {
+  return text.replace(/\s+/g, '');
+}
+
+export type Idiom =
+  | 'counter'
+  | 'ttl-delete'
+  | 'insert-if-absent'
+  | 'read-modify-write'
+  | 'update-if-present'
+  | 'read-then-delete'
+  | 'size-check';
+
+export interface CheckThenAct {
+  clause: Clause;
+  check: Act;
+  write: Act;
+  idiom: Idiom;
+  guards: Guarding[];
+  tainted: Set<string>;
+}
+
+/** Every dependent check → write pair of a clause, the nearest check for each write. */
+export function checkThenActs(project: ProjectIndex, clause: Clause): CheckThenAct[] {
+  const body = clause.body;
+  if (!body) return [];
+  const acts = actsIn(project, clause);
+  const out: CheckThenAct[] = [];
+  for (const write of acts) {
+    if (write.role !== 'write') continue;
+    const checks = acts.filter((k) => k.role === 'check' && k.node.endIndex <= write.node.startIndex && !isInside(write.node, k.node) && sameTable(k, write));
+    for (const check of checks.reverse()) {
+      const tainted = taintedVars(check.node, body);
+      const guards = guardsOn(write.node, check.node, tainted, body);
+      const idiom = classify(check, write, guards, tainted);
+      if (idiom) {
+        out.push({ clause, check, write, idiom, guards, tainted });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** The value arguments of a write (after the table). */
+function valueArgs(write: Act): SyntaxNode[] {
+  return write.via ? callArguments(write.node) : write.call.args.slice(1);
+}
+
+function classify(check: Act, write: Act, guards: Guarding[], tainted: Set<string>): Idiom | undefined {
+  const args = valueArgs(write);
+  const dataDep = args.some((a) => referencesAny(a, tainted));
+  const arithmetic = args.some((a) => hasArithmeticOn(a, tainted));
+  const compare = guards.some((g) => g.branch === 'compare');
+  const branch = guards.find((g) => g.branch === 'hit' || g.branch === 'miss')?.branch;
+  if (!guards.length && !dataDep) return undefined;
+  if (check.op === 'info') return write.op === 'insert' && (compare || guards.length) ? 'size-check' : undefined;
+  switch (write.op) {
+    case 'update_counter':
+      // Through a helper (`case get_bucket(k) do {:allow, _} -> increment(k)`) the comparison is inside it.
+      return compare || (dataDep && arithmetic) || (!!check.via && guards.length > 0) ? 'counter' : undefined;
+    case 'insert':
+      if (arithmetic) return 'counter';
+      if (branch === 'miss' && !dataDep) return 'insert-if-absent';
+      if (dataDep) return 'read-modify-write';
+      if (branch === 'hit') return 'update-if-present';
+      if (compare) return 'read-modify-write';
+      return undefined;
+    case 'delete': {
+      if (branch !== 'hit') return undefined;
+      const hitIndex = guards.findIndex((g) => g.branch === 'hit');
+      const inner = guards.slice(0, hitIndex);
+      const stab = guards[hitIndex].stab;
+      const guarded = !!stab && binaryOperator(stab.childForFieldName('left')?.namedChildren[0] ?? stab) === 'when';
+      return inner.length || guarded || compare ? 'ttl-delete' : 'read-then-delete';
+    }
+    case 'update_element':
+      return dataDep ? 'read-modify-write' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** `count + 1`, `1 + count`, `count - cost` with a tainted operand. */
+export function hasArithmeticOn(node: SyntaxNode, tainted: Set<string>): boolean {
+  for (const n of descendants(node)) {
+    const op = binaryOperator(n);
+    if ((op === '+' || op === '-') && referencesAny(n, tainted)) return true;
+  }
+  return false;
+}
+
