@@ -171,8 +171,10 @@ function judge(project: ProjectIndex, cta: CheckThenAct): Verdict | undefined {
     if (!isMany(here) && !elsewhere) return undefined;
     return { here, tables: shared, writers, unresolved: false };
   }
-  // Unknown table: only code that many processes run is a race by itself.
+  // Unknown table: only code that many processes run is a race by itself, and only when the table
+  // is handed in by the caller or named (a table from an opaque call may well be private to one process).
   if (!isMany(here)) return undefined;
+  if (cta.write.sites.every((s) => s.origin === 'opaque')) return undefined;
   return { here, tables: [], writers: [], unresolved: true };
 }
 

@@ -20,12 +20,6 @@ export function patternVars(pattern: SyntaxNode): string[] {
   return out;
 }
 
-export function referencesAny(node: SyntaxNode, names: Set<string>): boolean {
-  if (!names.size) return false;
-  for (const n of descendants(node)) if (n.type === 'identifier' && names.has(n.text) && !isCallTarget(n)) return true;
-  return false;
-}
-
 function isCallTarget(n: SyntaxNode): boolean {
   const parent = n.parent;
   return parent?.type === 'call' && parent.childForFieldName('target')?.id === n.id;
@@ -43,46 +37,93 @@ function stabPattern(stab: SyntaxNode): SyntaxNode | undefined {
   return items[0];
 }
 
+interface Binding {
+  name: string;
+  /** Visible after this offset ... */
+  from: number;
+  /** ... within this node. */
+  scope: SyntaxNode;
+  /** The bound value: the right side of `=`/`<-`, the subject of a `case`. */
+  value?: SyntaxNode;
+  tainted: boolean;
+}
+
 /**
- * Variables that carry the value of `source` (a call) within `body`: bound by `x = ...source...`,
- * by the patterns of a `case source do` / `with pat <- source`, and transitively through later
- * bindings that use them.
+ * Which variables carry the value of `source` (a call) within `body`: bound by `x = ...source...`,
+ * by the patterns of a `case source do` (within that clause) or `with pat <- source`, and through
+ * later bindings that use them. Scoped: a later `x = other()` or a case clause binding `x` from
+ * something else shadows the tainted `x`.
  */
-export function taintedVars(source: SyntaxNode, body: SyntaxNode): Set<string> {
-  const tainted = new Set<string>();
-  const eqs: SyntaxNode[] = [];
-  const cases: SyntaxNode[] = [];
-  const arrows: SyntaxNode[] = [];
-  for (const n of descendants(body)) {
-    if (binaryOperator(n) === '=') eqs.push(n);
-    else if (binaryOperator(n) === '<-') arrows.push(n);
-    else if (callIdentifier(n) === 'case') cases.push(n);
-  }
-  const feeds = (expr: SyntaxNode) => isInside(source, expr) || referencesAny(expr, tainted);
-  for (let round = 0; round < 3; round++) {
-    const before = tainted.size;
-    for (const eq of eqs) {
-      const left = eq.childForFieldName('left');
-      const right = eq.childForFieldName('right');
-      if (left && right && eq.endIndex > source.startIndex && feeds(right)) for (const v of patternVars(left)) tainted.add(v);
-    }
-    for (const arrow of arrows) {
-      const left = arrow.childForFieldName('left');
-      const right = arrow.childForFieldName('right');
-      if (left && right && feeds(right)) for (const v of patternVars(left)) tainted.add(v);
-    }
-    for (const c of cases) {
-      const subject = callArguments(c)[0];
-      const block = doBlock(c);
-      if (!subject || !block || !feeds(subject)) continue;
-      for (const stab of stabsOf(block)) {
-        const pattern = stabPattern(stab);
-        if (pattern) for (const v of patternVars(pattern)) tainted.add(v);
+export class Taint {
+  private readonly bindings: Binding[] = [];
+
+  constructor(
+    readonly source: SyntaxNode,
+    readonly body: SyntaxNode,
+  ) {
+    for (const n of descendants(body)) {
+      const op = binaryOperator(n);
+      if (op === '=' || op === '<-') {
+        const left = n.childForFieldName('left');
+        const right = n.childForFieldName('right');
+        if (!left || !right) continue;
+        const scope = op === '<-' ? (n.parent?.parent ?? body) : blockOf(n, body);
+        for (const name of patternVars(left)) this.bindings.push({ name, from: n.endIndex, scope, value: right, tainted: false });
+      } else if (callIdentifier(n) === 'case') {
+        const subject = callArguments(n)[0];
+        const block = doBlock(n);
+        if (!subject || !block) continue;
+        for (const stab of stabsOf(block)) {
+          const pattern = stabPattern(stab);
+          if (pattern) for (const name of patternVars(pattern)) this.bindings.push({ name, from: pattern.endIndex, scope: stab, value: subject, tainted: false });
+        }
+      } else if (n.type === 'anonymous_function') {
+        for (const stab of stabsOf(n)) {
+          const pattern = stabPattern(stab);
+          if (pattern) for (const name of patternVars(pattern)) this.bindings.push({ name, from: pattern.endIndex, scope: stab, tainted: false });
+        }
       }
     }
-    if (tainted.size === before) break;
+    this.bindings.sort((a, b) => a.from - b.from);
+    for (let round = 0; round < 3; round++) {
+      let changed = false;
+      for (const b of this.bindings)
+        if (!b.tainted && b.value && this.feeds(b.value)) {
+          b.tainted = true;
+          changed = true;
+        }
+      if (!changed) break;
+    }
   }
-  return tainted;
+
+  /** The expression contains the source or uses a variable carrying its value. */
+  feeds(expr: SyntaxNode): boolean {
+    if (isInside(this.source, expr)) return true;
+    for (const n of descendants(expr)) if (n.type === 'identifier' && this.carries(n)) return true;
+    return false;
+  }
+
+  /** This variable occurrence holds (part of) the source's value. */
+  carries(ident: SyntaxNode): boolean {
+    if (isCallTarget(ident)) return false;
+    let best: Binding | undefined;
+    for (const b of this.bindings)
+      if (b.name === ident.text && b.from <= ident.startIndex && isInside(ident, b.scope) && (!best || b.from >= best.from)) best = b;
+    return !!best?.tainted;
+  }
+
+  get empty(): boolean {
+    return !this.bindings.some((b) => b.tainted);
+  }
+}
+
+/** The block a statement binds in: its enclosing do-block, stab body or the clause body. */
+function blockOf(node: SyntaxNode, body: SyntaxNode): SyntaxNode {
+  for (let n = node.parent; n; n = n.parent) {
+    if (n.id === body.id) return body;
+    if (['do_block', 'else_block', 'body', 'stab_clause'].includes(n.type)) return n;
+  }
+  return body;
 }
 
 export type BranchKind = 'hit' | 'miss' | 'compare' | 'other';
@@ -97,19 +138,30 @@ export interface Guarding {
   stab?: SyntaxNode;
 }
 
-const CONDITIONALS = new Set(['case', 'if', 'unless', 'cond', 'with']);
+const CONDITIONALS = new Set(['case', 'if', 'unless', 'cond', 'with', 'try']);
 const COMPARISONS = new Set(['<', '<=', '>', '>=', '==', '!=', '===', '!==']);
 
 /**
  * The conditionals between `stmt` and `body` (innermost first) whose condition depends on `source`
  * (contains it or uses a variable it taints), with the kind of branch `stmt` is in.
  */
-export function guardsOn(stmt: SyntaxNode, source: SyntaxNode, tainted: Set<string>, body: SyntaxNode): Guarding[] {
+export function guardsOn(stmt: SyntaxNode, taint: Taint): Guarding[] {
+  const { body } = taint;
   const out: Guarding[] = [];
-  const feeds = (expr: SyntaxNode) => isInside(source, expr) || referencesAny(expr, tainted);
+  const feeds = (expr: SyntaxNode) => taint.feeds(expr);
   for (let n = stmt.parent; n && n.id !== body.id; n = n.parent) {
     const kind = callIdentifier(n);
     if (!kind || !CONDITIONALS.has(kind)) continue;
+    if (kind === 'try') {
+      // `try do :ets.lookup(t, k) else [] -> ... end`: the else clauses match the body's value.
+      const block = doBlock(n);
+      const elseBlock = block?.namedChildren.find((c) => c.type === 'else_block');
+      if (!block || !elseBlock || !isInside(stmt, elseBlock) || !isInside(taint.source, block) || isInside(taint.source, elseBlock)) continue;
+      let stab: SyntaxNode | undefined;
+      for (let a = stmt.parent; a && a.id !== elseBlock.id; a = a.parent) if (a.type === 'stab_clause' && a.parent?.id === elseBlock.id) stab = a;
+      out.push({ node: n, kind, branch: stab ? casePatternBranch(stab, elseBlock) : 'other', stab });
+      continue;
+    }
     const args = callArguments(n);
     const cond = args[0];
     if (!cond || isInside(stmt, cond)) continue;
@@ -120,7 +172,7 @@ export function guardsOn(stmt: SyntaxNode, source: SyntaxNode, tainted: Set<stri
     } else if (kind === 'if' || kind === 'unless') {
       if (!feeds(cond)) continue;
       const inElse = inElseBranch(stmt, n);
-      out.push({ node: n, kind, branch: ifBranch(cond, source, tainted, kind === 'unless' ? !inElse : inElse) });
+      out.push({ node: n, kind, branch: ifBranch(cond, taint, kind === 'unless' ? !inElse : inElse) });
     } else if (kind === 'cond') {
       const stab = enclosingStab(stmt, n);
       if (!stab) continue;
@@ -129,7 +181,7 @@ export function guardsOn(stmt: SyntaxNode, source: SyntaxNode, tainted: Set<stri
       const conditions = upTo.map(stabPattern).filter((c): c is SyntaxNode => !!c);
       if (!conditions.some(feeds)) continue;
       const own = stabPattern(stab);
-      out.push({ node: n, kind, branch: own && isComparison(own, tainted) ? 'compare' : 'other', stab });
+      out.push({ node: n, kind, branch: own && isComparison(own, taint) ? 'compare' : 'other', stab });
     } else if (kind === 'with') {
       const clauses = args.filter((a) => binaryOperator(a) === '<-');
       if (!clauses.some((c) => feeds(c.childForFieldName('right')!))) continue;
@@ -140,8 +192,10 @@ export function guardsOn(stmt: SyntaxNode, source: SyntaxNode, tainted: Set<stri
   return out;
 }
 
+/** The clause of the conditional itself (not of a nested `case` or `fn`) that holds `stmt`. */
 function enclosingStab(stmt: SyntaxNode, conditional: SyntaxNode): SyntaxNode | undefined {
-  for (let n = stmt.parent; n && n.id !== conditional.id; n = n.parent) if (n.type === 'stab_clause') return n;
+  const block = doBlock(conditional);
+  for (let n = stmt.parent; n && n.id !== conditional.id; n = n.parent) if (n.type === 'stab_clause' && n.parent?.id === block?.id) return n;
   return undefined;
 }
 
@@ -168,7 +222,7 @@ function casePatternBranch(stab: SyntaxNode, caseNode: SyntaxNode): BranchKind {
   };
   const own = kindOf(stabPattern(stab));
   if (own) return own;
-  const block = doBlock(caseNode);
+  const block = caseNode.type === 'else_block' ? caseNode : doBlock(caseNode);
   const earlier = block ? stabsOf(block).filter((s) => s.startIndex < stab.startIndex).map((s) => kindOf(stabPattern(s))) : [];
   if (earlier.includes('hit') && !earlier.includes('miss')) return 'miss';
   if (earlier.includes('miss') && !earlier.includes('hit')) return 'hit';
@@ -176,21 +230,21 @@ function casePatternBranch(stab: SyntaxNode, caseNode: SyntaxNode): BranchKind {
 }
 
 /** The branch of an `if` on a checked value: `if :ets.member(t, k)` then-branch is a hit. */
-function ifBranch(cond: SyntaxNode, source: SyntaxNode, tainted: Set<string>, inElse: boolean): BranchKind {
+function ifBranch(cond: SyntaxNode, taint: Taint, inElse: boolean): BranchKind {
   if (isEmptyCheck(cond)) {
     // `x == []` is true on a miss, `x != []` on a hit.
     const op = binaryOperator(cond);
     const missWhenTrue = op === '==' || op === '===';
     return missWhenTrue !== inElse ? 'miss' : 'hit';
   }
-  if (isComparison(cond, tainted)) return 'compare';
+  if (isComparison(cond, taint)) return 'compare';
   let negated = false;
   let c = cond;
   while (c.type === 'unary_operator' && ['not', '!'].includes(c.child(0)?.type ?? '')) {
     negated = !negated;
     c = c.childForFieldName('operand')!;
   }
-  if (c.id === source.id || (c.type === 'identifier' && tainted.has(c.text))) return negated !== inElse ? 'miss' : 'hit';
+  if (c.id === taint.source.id || (c.type === 'identifier' && taint.carries(c))) return negated !== inElse ? 'miss' : 'hit';
   return 'other';
 }
 
@@ -206,10 +260,10 @@ function isEmptyCheck(c: SyntaxNode): boolean {
 }
 
 /** An ordering comparison (or a combination of them) that uses a tainted variable. */
-export function isComparison(cond: SyntaxNode, tainted: Set<string>): boolean {
+export function isComparison(cond: SyntaxNode, taint: Taint): boolean {
   for (const n of descendants(cond)) {
     const op = binaryOperator(n);
-    if (op && COMPARISONS.has(op) && !['==', '!=', '===', '!=='].includes(op) && referencesAny(n, tainted)) return true;
+    if (op && COMPARISONS.has(op) && !['==', '!=', '===', '!=='].includes(op) && taint.feeds(n)) return true;
   }
   return false;
 }

@@ -5,8 +5,8 @@
  * ETS rules; which of these are races is decided with ets-process.ts.
  */
 import type { SyntaxNode } from '../parse.js';
-import { binaryOperator, callArguments, descendants, isInside } from '../query.js';
-import { guardsOn, referencesAny, taintedVars, type Guarding } from './dataflow.js';
+import { binaryOperator, callArguments, codeChildren, descendants, isInside } from '../query.js';
+import { guardsOn, Taint, type Guarding } from './dataflow.js';
 import { localTarget, type CallSite, type Clause, type FunctionDef } from './module.js';
 import type { ProjectIndex } from './project.js';
 import { moduleSites, type EtsSite } from './ets-process.js';
@@ -96,6 +96,36 @@ export function sameTable(a: Act, b: Act): boolean {
   return false;
 }
 
+/** The key an act addresses, when the call shows it (`lookup(t, k)`, `insert(t, {k, ...})`). */
+function keyOf(act: Act): SyntaxNode | undefined {
+  if (act.via) return undefined;
+  const args = act.call.args;
+  if (act.op === 'insert') return args[1]?.type === 'tuple' ? codeChildren(args[1])[0] : undefined;
+  if (act.op === 'info') return undefined;
+  return args[1];
+}
+
+/** Different keys (`lookup(t, :enforce_keys)` then `insert(t, {:struct, ...})`) are different records. */
+function sameKey(a: Act, b: Act): boolean {
+  const ka = keyOf(a);
+  const kb = keyOf(b);
+  return !ka || !kb || normalize(ka.text) === normalize(kb.text);
+}
+
+const LOCK_HOSTS = /^(lock|with_lock|transaction|trans|synchronized?|serialized?|isolated|critical_section|mutex)$/;
+
+/** Inside a function handed to a lock (`Registry.lock(..., fn -> ... end)`, `:global.trans/2`, `transaction/2`). */
+function underLock(node: SyntaxNode, body: SyntaxNode): boolean {
+  for (let n = node.parent; n && n.id !== body.id; n = n.parent) {
+    if (n.type !== 'anonymous_function') continue;
+    const host = n.parent?.type === 'arguments' ? n.parent.parent : undefined;
+    const target = host?.childForFieldName('target');
+    const name = target?.type === 'dot' ? target.childForFieldName('right')?.text : target?.text;
+    if (name && LOCK_HOSTS.test(name)) return true;
+  }
+  return false;
+}
+
 function normalize(text: string): string {
   return text.replace(/\s+/g, '');
 }
@@ -115,7 +145,7 @@ export interface CheckThenAct {
   write: Act;
   idiom: Idiom;
   guards: Guarding[];
-  tainted: Set<string>;
+  taint: Taint;
 }
 
 /** Every dependent check → write pair of a clause, the nearest check for each write. */
@@ -126,13 +156,16 @@ export function checkThenActs(project: ProjectIndex, clause: Clause): CheckThenA
   const out: CheckThenAct[] = [];
   for (const write of acts) {
     if (write.role !== 'write') continue;
-    const checks = acts.filter((k) => k.role === 'check' && k.node.endIndex <= write.node.startIndex && !isInside(write.node, k.node) && sameTable(k, write));
+    const checks = acts.filter(
+      (k) => k.role === 'check' && k.node.endIndex <= write.node.startIndex && !isInside(write.node, k.node) && sameTable(k, write) && sameKey(k, write),
+    );
     for (const check of checks.reverse()) {
-      const tainted = taintedVars(check.node, body);
-      const guards = guardsOn(write.node, check.node, tainted, body);
-      const idiom = classify(check, write, guards, tainted);
+      if (underLock(check.node, body) && underLock(write.node, body)) continue;
+      const taint = new Taint(check.node, body);
+      const guards = guardsOn(write.node, taint);
+      const idiom = classify(check, write, guards, taint);
       if (idiom) {
-        out.push({ clause, check, write, idiom, guards, tainted });
+        out.push({ clause, check, write, idiom, guards, taint });
         break;
       }
     }
@@ -145,13 +178,18 @@ function valueArgs(write: Act): SyntaxNode[] {
   return write.via ? callArguments(write.node) : write.call.args.slice(1);
 }
 
-function classify(check: Act, write: Act, guards: Guarding[], tainted: Set<string>): Idiom | undefined {
+function classify(check: Act, write: Act, guards: Guarding[], taint: Taint): Idiom | undefined {
   const args = valueArgs(write);
-  const dataDep = args.some((a) => referencesAny(a, tainted));
-  const arithmetic = args.some((a) => hasArithmeticOn(a, tainted));
+  const dataDep = args.some((a) => taint.feeds(a));
+  const arithmetic = args.some((a) => hasArithmeticOn(a, taint));
   const compare = guards.some((g) => g.branch === 'compare');
   const branch = guards.find((g) => g.branch === 'hit' || g.branch === 'miss')?.branch;
   if (!guards.length && !dataDep) return undefined;
+  // Through a write helper only the clear idioms are trusted: what it writes is not visible here.
+  if (write.via) {
+    if (write.op === 'update_counter' && (compare || guards.length)) return 'counter';
+    return branch === 'miss' && write.op === 'insert' ? 'insert-if-absent' : undefined;
+  }
   if (check.op === 'info') return write.op === 'insert' && (compare || guards.length) ? 'size-check' : undefined;
   switch (write.op) {
     case 'update_counter':
@@ -180,10 +218,10 @@ function classify(check: Act, write: Act, guards: Guarding[], tainted: Set<strin
 }
 
 /** `count + 1`, `1 + count`, `count - cost` with a tainted operand. */
-export function hasArithmeticOn(node: SyntaxNode, tainted: Set<string>): boolean {
+export function hasArithmeticOn(node: SyntaxNode, taint: Taint): boolean {
   for (const n of descendants(node)) {
     const op = binaryOperator(n);
-    if ((op === '+' || op === '-') && referencesAny(n, tainted)) return true;
+    if ((op === '+' || op === '-') && taint.feeds(n)) return true;
   }
   return false;
 }

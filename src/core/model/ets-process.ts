@@ -42,6 +42,11 @@ export interface EtsSite extends EtsOp {
   named?: string;
   /** How the code names the table (`@table`, `state.table`, `table`). */
   refText: string;
+  /**
+   * Where an unresolved reference comes from: a parameter (the caller hands the table in), or
+   * something opaque (a function's result, a destructured tuple) the model cannot follow.
+   */
+  origin: 'resolved' | 'param' | 'opaque';
 }
 
 const MAX_DEPTH = 4;
@@ -52,6 +57,8 @@ const MAX_DEPTH = 4;
 interface Resolution {
   tables: Set<EtsTable>;
   named: Set<string>;
+  /** A parameter of a function was reached while following the reference. */
+  param: boolean;
 }
 
 /** Resolve an operation's table argument to the tables it can denote. */
@@ -60,7 +67,7 @@ export function resolveSite(project: ProjectIndex, op: EtsOp & { module: ModuleD
   const hit = cache.get(op.site.node.id);
   if (hit && hit.site === op.site) return hit;
   const arg = op.site.args[0];
-  const res: Resolution = { tables: new Set(), named: new Set() };
+  const res: Resolution = { tables: new Set(), named: new Set(), param: false };
   if (op.kind !== 'create' && arg) resolveExpr(project, arg, op.clause, res, 0);
   for (const t of project.tablesFor(op, op.module)) res.tables.add(t);
   const named = res.named.size === 1 ? [...res.named][0] : undefined;
@@ -70,6 +77,7 @@ export function resolveSite(project: ProjectIndex, op: EtsOp & { module: ModuleD
     tables: [...res.tables],
     named,
     refText: arg ? arg.text : '?',
+    origin: res.tables.size || res.named.size ? 'resolved' : res.param ? 'param' : 'opaque',
   };
   cache.set(op.site.node.id, site);
   return site;
@@ -110,6 +118,8 @@ function resolveExpr(project: ProjectIndex, node: SyntaxNode, clause: Clause, re
   // A parameter: follow the module's own call sites, and the default value.
   const index = clause.params.findIndex((p) => paramVar(p) === name);
   if (index < 0) return;
+  // Handed in from outside the module: a parameter of a public function.
+  if (clause.fn.kind === 'def') res.param = true;
   const param = clause.params[index];
   if (binaryOperator(param) === '\\\\') {
     const dflt = param.childForFieldName('right');
