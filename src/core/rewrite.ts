@@ -193,6 +193,8 @@ export function prependStatement(file: FileModel, clause: Clause, code: string):
   const defIndent = indentAt(file.text, clause.node.startIndex);
   const inner = defIndent + INDENT;
   const lines = code.split('\n').map((l, i) => (i === 0 ? l : inner + l)).join('\n');
+  // The formatter separates a multi-line expression from the statement after it with a blank line.
+  const gap = code.includes('\n') ? '\n' : '';
   if (!clause.oneLiner) {
     const first = bodyStatements(clause)[0] ?? codeChildren(clause.body)[0];
     if (!first) return undefined;
@@ -200,7 +202,7 @@ export function prependStatement(file: FileModel, clause: Clause, code: string):
     // Comments above the first statement stay with it.
     let offset = at;
     for (let prev = first.previousSibling; prev?.type === 'comment'; prev = prev.previousSibling) offset = lineStart(file.text, prev.startIndex);
-    return insertAt(file, offset, `${inner}${lines}\n`);
+    return insertAt(file, offset, `${inner}${lines}\n${gap}`);
   }
   if (clause.body.text.includes('\n')) return undefined;
   const headEnd = clause.guard ? clause.guard.endIndex : clause.head.endIndex;
@@ -208,6 +210,6 @@ export function prependStatement(file: FileModel, clause: Clause, code: string):
     file: file.path,
     start: headEnd,
     end: clause.node.endIndex,
-    text: ` do\n${inner}${lines}\n${inner}${clause.body.text}\n${defIndent}end`,
+    text: ` do\n${inner}${lines}\n${gap}${inner}${clause.body.text}\n${defIndent}end`,
   };
 }

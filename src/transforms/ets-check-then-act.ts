@@ -4,7 +4,7 @@ import type { EtsTable } from '../core/model/ets.js';
 import {
   describeWriters,
   isMany,
-  procLabel,
+  describeProcs,
   sameProc,
   siteProcesses,
   tableLabel,
@@ -209,7 +209,7 @@ function message(cta: CheckThenAct, v: Verdict, plan: Plan): string {
   const check = actText(cta.check);
   const write = actText(cta.write);
   const line = (n: SyntaxNode) => n.startPosition.row + 1;
-  const runs = v.here.map(procLabel).join(' and ');
+  const runs = describeProcs(v.here);
   let evidence: string;
   if (v.unresolved) {
     const ref = cta.write.sites[0].named ? `:${cta.write.sites[0].named}` : `\`${cta.write.sites[0].refText}\``;

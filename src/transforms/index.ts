@@ -1,11 +1,13 @@
 /** The registry: one line per rule. Order is the order `otpfix rules` lists them. */
 import type { AnyTransform } from '../core/types.js';
 import etsCheckThenAct from './ets-check-then-act.js';
+import etsLazyTableCreation from './ets-lazy-table-creation.js';
 import supervisorMaxChildren from './supervisor-max-children.js';
 
 export const transforms: AnyTransform[] = [
   supervisorMaxChildren,
   etsCheckThenAct,
+  etsLazyTableCreation,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {

@@ -29,6 +29,8 @@ import { moduleEts, type ProjectIndex } from './project.js';
 
 export type Proc =
   | { kind: 'server'; module: ModuleDef }
+  /** `start_link` run by whoever starts the process, usually its supervisor (one at a time). */
+  | { kind: 'starter'; via: FunctionDef }
   | { kind: 'callers'; via: FunctionDef }
   | { kind: 'spawned'; via: FunctionDef };
 
@@ -277,6 +279,10 @@ function computeProcesses(project: ProjectIndex, fn: FunctionDef, visiting: Set<
   const out: Proc[] = [];
   const mod = fn.module;
   if (fn.isCallback && isProcessModule(mod)) out.push({ kind: 'server', module: mod });
+  // Application.start/2 runs once, in the application master's process, which lives as long as the app.
+  const appStart = mod.kinds.has('application') && fn.name === 'start' && fn.arity === 2;
+  if (appStart) out.push({ kind: 'server', module: mod });
+  const starter = isProcessModule(mod) && fn.name === 'start_link' && fn.kind === 'def';
   for (const { site, from } of localCallers(project, mod).get(fn) ?? []) {
     if (site.spawned) out.push({ kind: 'spawned', via: from });
     else if (site.capture && !runsInPlace(site)) out.push({ kind: 'callers', via: fn });
@@ -289,7 +295,7 @@ function computeProcesses(project: ProjectIndex, fn: FunctionDef, visiting: Set<
       out.push(...(site.spawned ? [{ kind: 'spawned', via: clause.fn } as Proc] : computeProcesses(project, clause.fn, visiting)));
     if (index.captured.has(fn)) out.push({ kind: 'callers', via: fn });
     // A public function nobody in the scan calls is an API: its callers are other processes.
-    if (!sites.length && !fn.isCallback) out.push({ kind: 'callers', via: fn });
+    if (!sites.length && !fn.isCallback && !appStart) out.push(starter ? { kind: 'starter', via: fn } : { kind: 'callers', via: fn });
   }
   visiting.delete(fn);
   return dedupe(out);
@@ -316,7 +322,8 @@ function localCallers(project: ProjectIndex, mod: ModuleDef): Map<FunctionDef, A
 function dedupe(procs: Proc[]): Proc[] {
   const seen = new Map<string, Proc>();
   for (const p of procs) {
-    const key = p.kind === 'server' ? `server:${p.module.name}` : p.kind;
+    const key =
+      p.kind === 'server' ? `server:${p.module.name}` : p.kind === 'callers' ? `callers:${p.via.module.name}.${p.via.name}/${p.via.arity}` : `${p.kind}:${p.via.module.name}`;
     if (!seen.has(key)) seen.set(key, p);
   }
   return [...seen.values()];
@@ -330,15 +337,27 @@ export function siteProcesses(project: ProjectIndex, fn: FunctionDef, site: Call
 
 /** Many processes can run this concurrently (clients of an API, spawned closures). */
 export function isMany(procs: Proc[]): boolean {
-  return procs.some((p) => p.kind !== 'server');
+  return procs.some((p) => p.kind === 'callers' || p.kind === 'spawned');
 }
 
 export function sameProc(a: Proc, b: Proc): boolean {
+  if (a.kind === 'starter' && b.kind === 'starter') return a.via.module === b.via.module;
   return a.kind === 'server' && b.kind === 'server' && a.module === b.module;
+}
+
+/** `callers of A.f/1, A.g/2 and Mod's process`: every distinct process, callers grouped. */
+export function describeProcs(procs: Proc[], limit = 3): string {
+  const callers = procs.filter((p) => p.kind === 'callers').map((p) => `${p.via.module.name}.${p.via.name}/${p.via.arity}`);
+  const uniq = [...new Set(callers)];
+  const parts: string[] = [];
+  if (uniq.length) parts.push(`callers of ${uniq.slice(0, limit).join(', ')}${uniq.length > limit ? ` and ${uniq.length - limit} more` : ''}`);
+  for (const p of dedupe(procs.filter((p) => p.kind !== 'callers'))) parts.push(procLabel(p));
+  return parts.join(' and ');
 }
 
 export function procLabel(p: Proc): string {
   if (p.kind === 'server') return `${p.module.name}'s process`;
+  if (p.kind === 'starter') return `the process starting ${p.via.module.name} (its supervisor)`;
   if (p.kind === 'spawned') return `a process spawned in ${p.via.module.name}.${p.via.name}/${p.via.arity}`;
   return `callers of ${p.via.module.name}.${p.via.name}/${p.via.arity}`;
 }
@@ -405,5 +424,7 @@ export function describeWriters(writers: Writer[], limit = 4): string {
 
 function whereRuns(procs: Proc[]): string {
   if (!procs.length) return 'no caller in the scan';
-  return procs.map((p) => (p.kind === 'server' ? `${p.module.name}'s process` : p.kind === 'spawned' ? 'spawned processes' : 'callers')).join(' and ');
+  const label = (p: Proc) =>
+    p.kind === 'server' ? `${p.module.name}'s process` : p.kind === 'spawned' ? 'spawned processes' : p.kind === 'starter' ? 'its starter' : 'callers';
+  return procs.map(label).join(' and ');
 }
