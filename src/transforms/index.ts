@@ -1,5 +1,6 @@
 /** The registry: one line per rule. Order is the order `otpfix rules` lists them. */
 import type { AnyTransform } from '../core/types.js';
+import etsArbitraryEviction from './ets-arbitrary-eviction.js';
 import etsCheckThenAct from './ets-check-then-act.js';
 import etsLazyTableCreation from './ets-lazy-table-creation.js';
 import supervisorMaxChildren from './supervisor-max-children.js';
@@ -8,6 +9,7 @@ export const transforms: AnyTransform[] = [
   supervisorMaxChildren,
   etsCheckThenAct,
   etsLazyTableCreation,
+  etsArbitraryEviction,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {

@@ -120,8 +120,11 @@ function resolveExpr(project: ProjectIndex, node: SyntaxNode, clause: Clause, re
   // A parameter: follow the module's own call sites, and the default value.
   const index = clause.params.findIndex((p) => paramVar(p) === name);
   if (index < 0) return;
+  // The state of a server callback that is the table itself (`init(_), do: {:ok, :ets.new(...)}`).
+  if (clause.fn.isCallback && index === clause.params.length - 1 && clause.fn.name !== 'init')
+    for (const t of stateTables(project, mod)) res.tables.add(t);
   // Handed in from outside the module: a parameter of a public function.
-  if (clause.fn.kind === 'def') res.param = true;
+  if (clause.fn.kind === 'def' && !clause.fn.isCallback) res.param = true;
   const param = clause.params[index];
   if (binaryOperator(param) === '\\\\') {
     const dflt = param.childForFieldName('right');
@@ -135,6 +138,20 @@ function resolveExpr(project: ProjectIndex, node: SyntaxNode, clause: Clause, re
         const arg = site.args[index];
         if (arg) resolveExpr(project, arg, c, res, depth + 1);
       }
+}
+
+/** Tables that are a server's whole state: `{:ok, :ets.new(...)}` or `{:ok, t}` returned by init/1. */
+function stateTables(project: ProjectIndex, mod: ModuleDef): EtsTable[] {
+  const init = mod.functions.get('init/1');
+  if (!init) return [];
+  return project.tables.filter((t) => {
+    if (t.module !== mod || t.fn !== init) return false;
+    const call = t.site.node;
+    const tuple = call.parent?.type === 'tuple' ? call.parent : undefined;
+    if (tuple && codeChildren(tuple)[0]?.text === ':ok' && codeChildren(tuple)[1]?.id === call.id) return true;
+    if (!t.variable || !t.clause.body) return false;
+    return t.clause.body.descendantsOfType('tuple').some((tp) => codeChildren(tp)[0]?.text === ':ok' && codeChildren(tp)[1]?.text === t.variable);
+  });
 }
 
 /** `x` or `x \\ default` as a parameter → `x`. */
