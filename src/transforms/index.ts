@@ -2,6 +2,7 @@
 import type { AnyTransform } from '../core/types.js';
 import etsArbitraryEviction from './ets-arbitrary-eviction.js';
 import etsCheckThenAct from './ets-check-then-act.js';
+import etsFullScanDelete from './ets-full-scan-delete.js';
 import etsLazyTableCreation from './ets-lazy-table-creation.js';
 import supervisorMaxChildren from './supervisor-max-children.js';
 
@@ -10,6 +11,7 @@ export const transforms: AnyTransform[] = [
   etsCheckThenAct,
   etsLazyTableCreation,
   etsArbitraryEviction,
+  etsFullScanDelete,
 ];
 
 export function transformById(id: string): AnyTransform | undefined {
