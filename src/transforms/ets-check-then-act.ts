@@ -24,7 +24,7 @@ type Options = Record<string, never>;
 
 const SEVERITY: Record<Idiom, Severity> = {
   counter: 'high',
-  'read-modify-write': 'high',
+  'read-modify-write': 'medium',
   'ttl-delete': 'medium',
   'insert-if-absent': 'medium',
   'read-then-delete': 'medium',

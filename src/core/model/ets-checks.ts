@@ -105,10 +105,14 @@ function keyOf(act: Act): SyntaxNode | undefined {
   return args[1];
 }
 
-/** Different keys (`lookup(t, :enforce_keys)` then `insert(t, {:struct, ...})`) are different records. */
+/**
+ * Different keys (`lookup(t, :enforce_keys)` then `insert(t, {:struct, ...})`) are different records;
+ * a record keyed by the calling process (`self()`) is written by that process only.
+ */
 function sameKey(a: Act, b: Act): boolean {
   const ka = keyOf(a);
   const kb = keyOf(b);
+  if (kb && /^self\(\)$/.test(normalize(kb.text))) return false;
   return !ka || !kb || normalize(ka.text) === normalize(kb.text);
 }
 
@@ -156,8 +160,11 @@ export function checkThenActs(project: ProjectIndex, clause: Clause): CheckThenA
   const out: CheckThenAct[] = [];
   for (const write of acts) {
     if (write.role !== 'write') continue;
+    // A read before the write, or nested in its value (`insert(t, {k, f.(lookup_element(t, k, 2))})`).
+    const valueArgsOf = valueArgs(write);
+    const before = (k: Act) => k.node.endIndex <= write.node.startIndex || valueArgsOf.some((a) => isInside(k.node, a));
     const checks = acts.filter(
-      (k) => k.role === 'check' && k.node.endIndex <= write.node.startIndex && !isInside(write.node, k.node) && sameTable(k, write) && sameKey(k, write),
+      (k) => k.role === 'check' && k !== write && before(k) && !isInside(write.node, k.node) && sameTable(k, write) && sameKey(k, write),
     );
     for (const check of checks.reverse()) {
       if (underLock(check.node, body) && underLock(write.node, body)) continue;
