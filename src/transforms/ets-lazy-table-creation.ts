@@ -3,6 +3,7 @@ import { valueDiscarded } from '../core/model/dataflow.js';
 import { moduleEts } from '../core/model/project.js';
 import { describeProcs, fnProcesses, isMany, procLabel, type Proc } from '../core/model/ets-process.js';
 import {
+  findCallChain,
   literalAtom,
   localTarget,
   siteName,
@@ -98,7 +99,8 @@ end
         if (!isMany(procs)) continue;
         const others = otherOwners(project, lazy);
         // Also run from a long-lived process (Application.start/2, init/1): the lazy path is a fallback.
-        const owner = procs.find((p) => p.kind === 'server' || p.kind === 'starter');
+        const creatorProcs = lazy.createClause === lazy.clause ? procs : fnProcesses(project, lazy.createClause.fn);
+        const owner = creatorProcs.find((p) => p.kind === 'server' || p.kind === 'starter');
         if (owner) others.push(procLabel(owner));
         const plan = planFix(file, mod, lazy);
         out.push(
@@ -139,7 +141,8 @@ function lazyCreations(mod: ModuleDef): Lazy[] {
     }
     // A helper whose whole job is the `:ets.new`, called under the check: `if ..., do: create()`.
     const helper = op.clause.fn;
-    if (helper.kind !== 'defp') continue;
+    const helperBody = bodyStatements(op.clause);
+    if (helper.clauses.length !== 1 || helperBody.length !== 1 || helperBody[0].id !== op.site.node.id) continue;
     for (const fn of uniqueFunctions(mod))
       for (const clause of fn.clauses)
         for (const call of clause.calls) {
@@ -198,6 +201,13 @@ function otherOwners(project: ProjectIndex, lazy: Lazy): string[] {
     .map((t) => `${t.module.name}.${t.fn.name}/${t.fn.arity}`);
 }
 
+/** The creation is wrapped in a rescue (a `try`, or the creating function's own `rescue`). */
+function rescued(lazy: Lazy): boolean {
+  if (lazy.how === 'rescue') return true;
+  const block = doBlock(lazy.createClause.node);
+  return !!block?.namedChildren.some((c) => c.type === 'rescue_block');
+}
+
 function tableText(name: string): string {
   return /^[A-Z]/.test(name) ? name : `:${name}`;
 }
@@ -205,10 +215,9 @@ function tableText(name: string): string {
 function message(lazy: Lazy, procs: Proc[], others: string[], plan: Plan): string {
   const check = lazy.how === 'check' ? 'when an existence check finds no table' : 'rescuing the error when it already exists';
   let text = `${tableText(lazy.name)} is created on first use (${check}) in ${describeProcs(procs)}: the process that gets there first owns the table, and the table and every entry are deleted when that process exits.`;
-  text +=
-    lazy.how === 'check'
-      ? ' Two callers can also both see no table; the second :ets.new raises ArgumentError.'
-      : ' The rescue hides the creation race, not the ownership problem.';
+  text += rescued(lazy)
+    ? ' The rescue hides the creation race (a second :ets.new raising ArgumentError), not the ownership problem.'
+    : ' Two callers can also both see no table; the second :ets.new raises ArgumentError.';
   if (others.length)
     text += ` It is also created from ${others.join(', ')}; this lazy path only runs when that did not happen first (tests, restarts), so it is lower priority.`;
   text += plan.edits
@@ -230,7 +239,10 @@ function planFix(file: FileModel, mod: ModuleDef, lazy: Lazy): Plan {
   if ('skip' in removal) return removal;
   const edits = [...removal.edits];
   const code = reindentedCall(file, lazy.create.node);
-  const alreadyInInit = moduleEts(mod).tables.some((t) => t.fn === init && t.name === lazy.name);
+  // init/1 may already create it, itself or through a helper (then only the lazy check goes).
+  const alreadyInInit = moduleEts(mod).tables.some(
+    (t) => t.name === lazy.name && (t.fn === init || !!findCallChain(init, (f) => f === t.fn)),
+  );
   if (!alreadyInInit)
     for (const clause of init.clauses) {
       const edit = prependStatement(file, clause, code);
@@ -268,15 +280,16 @@ function reindentedCall(file: FileModel, call: SyntaxNode): string {
 function removeGuard(file: FileModel, mod: ModuleDef, lazy: Lazy): { skip: string } | { edits: Edit[] } {
   const clause = lazy.clause;
   const body = clause.body!;
-  if (valueDiscarded(lazy.guard, body)) {
+  const fn = clause.fn;
+  const stmts = bodyStatements(clause);
+  // A private helper whose whole job is the check (`defp ensure_table`, maybe ending in `:ok`) goes
+  // with its calls; otherwise the check statement alone.
+  const onlyJob = stmts[0]?.id === lazy.guard.id && (stmts.length === 1 || (stmts.length === 2 && stmts[1].text === ':ok'));
+  if (fn.kind !== 'defp' || fn.clauses.length !== 1 || !onlyJob) {
+    if (!valueDiscarded(lazy.guard, body)) return { skip: "the check's value is used" };
     const edit = removeStatement(file, lazy.guard);
     return edit ? { edits: [edit] } : { skip: 'the check shares its line with other code' };
   }
-  const fn = clause.fn;
-  const stmts = bodyStatements(clause);
-  const onlyJob = stmts.length === 1 || (stmts.length === 2 && /^:ok$/.test(stmts[1].text));
-  if (fn.kind !== 'defp' || fn.clauses.length !== 1 || !onlyJob || stmts[0].id !== lazy.guard.id)
-    return { skip: "the check's value is used" };
   const calls: Array<{ site: CallSite; clause: Clause }> = [];
   for (const other of uniqueFunctions(mod))
     for (const c of other.clauses)
