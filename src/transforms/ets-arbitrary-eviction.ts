@@ -91,14 +91,18 @@ end
         const tableText = tables.length ? tables.map(tableLabel).join(', ') : `\`${ev.first.refText}\``;
         const type = tables.length ? `a :${[...new Set(tables.map((t) => t.type))].join('/')} table` : 'table type unknown';
         const via = ev.evictor === ev.clause.fn ? '' : ` (in ${ev.evictor.name}/${ev.evictor.arity})`;
-        if (ev.memberGuard) {
+        // Without an insert right after the check (or with a member guard), only the victim choice is in question.
+        if (ev.memberGuard || !ev.insert) {
+          const why = ev.memberGuard
+            ? 'Updates do not evict (the :ets.member guard).'
+            : 'No insert follows the size check here, so whether updates evict cannot be told.';
           out.push(
             finding(rule, file.path, {
               node: ev.first.site.node,
               key: `${fnLabel(ev.clause.fn)}:victim:${ev.first.refText}`,
               fixable: false,
               severity: 'info',
-              message: `Eviction picks :ets.first/1${via} of ${tableText} (${type}): an arbitrary entry, not the least recently used. Updates no longer evict (the :ets.member guard); for a real LRU see \`otpfix explain ${rule.id}\`.`,
+              message: `Eviction picks :ets.first/1${via} of ${tableText} (${type}): an arbitrary entry, not the least recently used. ${why} For a real LRU see \`otpfix explain ${rule.id}\`.`,
             }),
           );
           continue;
