@@ -12,7 +12,7 @@ import {
   type Proc,
   type Writer,
 } from '../core/model/ets-process.js';
-import { patternVars, valueDiscarded } from '../core/model/dataflow.js';
+import { patternVars, stabHead, valueDiscarded } from '../core/model/dataflow.js';
 import { uniqueFunctions, type FileModel } from '../core/model/module.js';
 import type { ProjectIndex } from '../core/model/project.js';
 import type { SyntaxNode } from '../core/parse.js';
@@ -245,13 +245,16 @@ function planFix(file: FileModel, cta: CheckThenAct): Plan {
   }
 }
 
-/** `:ets.lookup(t, k)` as a `case` subject (the case possibly bound: `count = case ... end`). */
+/** `:ets.lookup(t, k)` (or `t |> :ets.lookup(k)`) as a `case` subject (the case possibly bound: `count = case ... end`). */
 function lookupCase(cta: CheckThenAct): SyntaxNode | undefined {
   const check = cta.check;
   if (check.via || check.op !== 'lookup') return undefined;
-  const args = check.node.parent;
+  let subject: SyntaxNode = check.node;
+  const pipe = subject.parent;
+  if (pipe && binaryOperator(pipe) === '|>' && pipe.childForFieldName('right')?.id === subject.id) subject = pipe;
+  const args = subject.parent;
   const caseNode = args?.type === 'arguments' ? args.parent : undefined;
-  if (!caseNode || callIdentifier(caseNode) !== 'case' || callArguments(caseNode)[0]?.id !== check.node.id) return undefined;
+  if (!caseNode || callIdentifier(caseNode) !== 'case' || callArguments(caseNode)[0]?.id !== subject.id) return undefined;
   return caseNode;
 }
 
@@ -260,8 +263,7 @@ function stabsOf(caseNode: SyntaxNode): SyntaxNode[] {
 }
 
 function stabPattern(stab: SyntaxNode): SyntaxNode | undefined {
-  const left = stab.childForFieldName('left');
-  return left ? codeChildren(left)[0] : undefined;
+  return stabHead(stab).pattern;
 }
 
 function stabBody(stab: SyntaxNode): SyntaxNode[] {
@@ -371,8 +373,7 @@ function ttlFix(file: FileModel, cta: CheckThenAct): Plan {
   if (!wTable || !wKey || w.call.args.length !== 2 || callArguments(w.node).length !== 2) return why('unexpected :ets.delete arguments');
   if (wTable.text !== table?.text || wKey.text !== key?.text) return why('the delete names the table or key differently from the read');
   const stab = cta.guards.find((g) => g.branch === 'hit' && g.node.id === caseNode.id)?.stab;
-  let pattern = stab ? stabPattern(stab) : undefined;
-  if (pattern && binaryOperator(pattern) === 'when') pattern = pattern.childForFieldName('left') ?? undefined;
+  const pattern = stab ? stabPattern(stab) : undefined;
   if (pattern?.type !== 'list' || codeChildren(pattern).length !== 1) return why('the hit branch does not match a single record');
   const element = codeChildren(pattern)[0];
   const edits: Edit[] = [];

@@ -30,11 +30,20 @@ function stabsOf(block: SyntaxNode): SyntaxNode[] {
   return block.namedChildren.filter((c) => c.type === 'stab_clause');
 }
 
+/** The first pattern of a stab clause and its `when` guard (`[{k, v}] when v > 0 ->`). */
+export function stabHead(stab: SyntaxNode): { pattern?: SyntaxNode; guard?: SyntaxNode } {
+  let left = stab.childForFieldName('left');
+  let guard: SyntaxNode | undefined;
+  if (left && binaryOperator(left) === 'when') {
+    guard = left.childForFieldName('right') ?? undefined;
+    left = left.childForFieldName('left');
+  }
+  if (!left) return {};
+  return { pattern: left.type === 'arguments' ? codeChildren(left)[0] : left, guard };
+}
+
 function stabPattern(stab: SyntaxNode): SyntaxNode | undefined {
-  const left = stab.childForFieldName('left');
-  if (!left) return undefined;
-  const items = codeChildren(left);
-  return items[0];
+  return stabHead(stab).pattern;
 }
 
 interface Binding {
@@ -212,7 +221,6 @@ function casePatternBranch(stab: SyntaxNode, caseNode: SyntaxNode): BranchKind {
   const kindOf = (pattern: SyntaxNode | undefined): BranchKind | undefined => {
     if (!pattern) return undefined;
     let p = pattern;
-    if (binaryOperator(p) === 'when') p = p.childForFieldName('left')!;
     if (binaryOperator(p) === '=') p = p.childForFieldName('left')!.type === 'identifier' ? p.childForFieldName('right')! : p.childForFieldName('left')!;
     if (p.type === 'list' && codeChildren(p).length === 0) return 'miss';
     if (p.type === 'boolean' && p.text === 'false') return 'miss';

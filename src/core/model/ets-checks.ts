@@ -6,7 +6,7 @@
  */
 import type { SyntaxNode } from '../parse.js';
 import { binaryOperator, callArguments, codeChildren, descendants, isInside } from '../query.js';
-import { guardsOn, Taint, type Guarding } from './dataflow.js';
+import { guardsOn, stabHead, Taint, type Guarding } from './dataflow.js';
 import { localTarget, type CallSite, type Clause, type FunctionDef } from './module.js';
 import type { ProjectIndex } from './project.js';
 import { moduleSites, type EtsSite } from './ets-process.js';
@@ -214,7 +214,7 @@ function classify(check: Act, write: Act, guards: Guarding[], taint: Taint): Idi
       const hitIndex = guards.findIndex((g) => g.branch === 'hit');
       const inner = guards.slice(0, hitIndex);
       const stab = guards[hitIndex].stab;
-      const guarded = !!stab && binaryOperator(stab.childForFieldName('left')?.namedChildren[0] ?? stab) === 'when';
+      const guarded = !!stab && !!stabHead(stab).guard;
       return inner.length || guarded || compare ? 'ttl-delete' : 'read-then-delete';
     }
     case 'update_element':
