@@ -79,6 +79,33 @@ end
     expect(found.every((f) => f.message.includes('a process spawned in Counters.Server.handle_cast/2'))).toBe(true);
   });
 
+  it('reports a check-then-act in the owner when callers also write the :public table', async () => {
+    const src = `
+defmodule Quota.Server do
+  use GenServer
+  def start_link(_), do: GenServer.start_link(__MODULE__, nil, name: __MODULE__)
+  def reset(user), do: :ets.insert(:quotas, {user, 0})
+  @impl true
+  def init(nil), do: {:ok, :ets.new(:quotas, [:named_table, :public])}
+  @impl true
+  def handle_call({:use, user}, _from, table) do
+    case :ets.lookup(:quotas, user) do
+      [{^user, used}] -> :ets.insert(:quotas, {user, used + 1})
+      [] -> :ets.insert(:quotas, {user, 1})
+    end
+
+    {:reply, :ok, table}
+  end
+end
+`;
+    const found = await findings({ 'quota.ex': src }, 'ets-check-then-act');
+    const counter = found.find((f) => f.message.includes('(counter)'));
+    expect(counter?.message).toContain("runs in Quota.Server's process");
+    expect(counter?.message).toContain('Quota.Server.reset/1 (callers)');
+    // Without the callers' writer the owner's callbacks are serialized: silent.
+    expect(await findings({ 'quota.ex': src.replace(/  def reset.*\n/, '') }, 'ets-check-then-act')).toEqual([]);
+  });
+
   it('lowers the severity when the table is handed in by callers and not created in the scan', async () => {
     const found = await findings({ 'store.ex': helper }, 'ets-check-then-act');
     const counter = found.find((f) => f.message.includes('(counter)'));

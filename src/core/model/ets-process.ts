@@ -176,8 +176,7 @@ export function fieldAccess(node: SyntaxNode): string | undefined {
 }
 
 function fieldTables(project: ProjectIndex, mod: ModuleDef, field: string): EtsTable[] {
-  // A state field holds a table created in this module (the usual case) or, failing that, by a
-  // module this one is nested in or shares a state struct with: only this module is trusted.
+  // Field names are only meaningful within the module that stores the table in its state.
   return project.tables.filter((t) => t.module === mod && t.field === field);
 }
 
