@@ -244,3 +244,62 @@ export function handleInfoPlacement(file: FileModel, mod: ModuleDef, after?: Fun
   if (!impl) return placement;
   return { ...placement, offset: placement.offset + impl.index + impl[0].length };
 }
+
+/**
+ * Delete a statement with the comment lines directly above it (the ones that describe it), leaving
+ * blank lines as `mix format` would: never two in a row, none right after a block opens. Undefined
+ * when the statement shares a line with other code.
+ */
+export function removeStatement(file: FileModel, stmt: SyntaxNode): Edit | undefined {
+  const text = file.text;
+  let start = lineStart(text, stmt.startIndex);
+  if (text.slice(start, stmt.startIndex).trim() !== '') return undefined;
+  const lineEndAt = (offset: number) => {
+    const nl = text.indexOf('\n', offset);
+    return nl === -1 ? text.length : nl + 1;
+  };
+  let end = lineEndAt(stmt.endIndex);
+  const tail = text.slice(stmt.endIndex, end).trim();
+  if (tail !== '' && !tail.startsWith('#')) return undefined;
+  for (let prev = stmt.previousSibling; prev?.type === 'comment'; prev = prev.previousSibling) {
+    const prevLine = lineStart(text, prev.startIndex);
+    if (text.slice(prevLine, prev.startIndex).trim() !== '' || text.slice(prev.endIndex, start).trim() !== '') break;
+    if (/\n[ \t]*\n/.test(text.slice(prev.endIndex, start))) break;
+    start = prevLine;
+  }
+  const before = text.slice(lineStart(text, Math.max(0, start - 1)), start).trim();
+  const after = text.slice(end, lineEndAt(end)).trim();
+  const opener = before === '' ? false : /(\bdo|->)$/.test(before);
+  if (after === '' && end < text.length && (before === '' || opener)) end = lineEndAt(end);
+  return { file: file.path, start, end, text: '' };
+}
+
+/**
+ * Put `code` (one statement, unindented) first in a clause's body; a `do:` one-liner becomes a
+ * `do ... end` block. Undefined when the one-liner's body spans several lines.
+ */
+export function prependStatement(file: FileModel, clause: Clause, code: string): Edit | undefined {
+  if (!clause.body) return undefined;
+  const defIndent = indentAt(file.text, clause.node.startIndex);
+  const inner = defIndent + INDENT;
+  const lines = code.split('\n').map((l, i) => (i === 0 ? l : inner + l)).join('\n');
+  // The formatter separates a multi-line expression from the statement after it with a blank line.
+  const gap = code.includes('\n') ? '\n' : '';
+  if (!clause.oneLiner) {
+    const first = bodyStatements(clause)[0] ?? codeChildren(clause.body)[0];
+    if (!first) return undefined;
+    const at = lineStart(file.text, first.startIndex);
+    // Comments above the first statement stay with it.
+    let offset = at;
+    for (let prev = first.previousSibling; prev?.type === 'comment'; prev = prev.previousSibling) offset = lineStart(file.text, prev.startIndex);
+    return insertAt(file, offset, `${inner}${lines}\n${gap}`);
+  }
+  if (clause.body.text.includes('\n')) return undefined;
+  const headEnd = clause.guard ? clause.guard.endIndex : clause.head.endIndex;
+  return {
+    file: file.path,
+    start: headEnd,
+    end: clause.node.endIndex,
+    text: ` do\n${inner}${lines}\n${gap}${inner}${clause.body.text}\n${defIndent}end`,
+  };
+}

@@ -3,6 +3,10 @@ import type { AnyTransform } from '../core/types.js';
 import blockingHandleCall from './blocking-handle-call.js';
 import blockingInit from './blocking-init.js';
 import countersInState from './counters-in-state.js';
+import etsArbitraryEviction from './ets-arbitrary-eviction.js';
+import etsCheckThenAct from './ets-check-then-act.js';
+import etsFullScanDelete from './ets-full-scan-delete.js';
+import etsLazyTableCreation from './ets-lazy-table-creation.js';
 import etsUnboundedGrowth from './ets-unbounded-growth.js';
 import noopCleanup from './noop-cleanup.js';
 import selfCall from './self-call.js';
@@ -26,6 +30,10 @@ export const transforms: AnyTransform[] = [
   blockingHandleCall,
   blockingInit,
   countersInState,
+  etsArbitraryEviction,
+  etsCheckThenAct,
+  etsFullScanDelete,
+  etsLazyTableCreation,
   etsUnboundedGrowth,
   noopCleanup,
   selfCall,

@@ -584,5 +584,6 @@ export function literalAtom(node: SyntaxNode | undefined, mod: ModuleDef): strin
   }
   if (node.type === 'identifier' && node.text === '__MODULE__') return mod.name;
   if (node.type === 'alias') return resolveAliasText(node.text, mod);
+  if (node.type === 'dot') return resolveModuleName(node, mod); // __MODULE__.Sub
   return atomValue(node);
 }
