@@ -84,6 +84,7 @@ end
 `,
 
   detect({ file, project }) {
+    if (!file.text.includes(':ets.first')) return [];
     const out: Finding[] = [];
     for (const mod of file.modules)
       for (const ev of evictions(project, mod)) {
@@ -172,7 +173,7 @@ function evictions(project: ProjectIndex, mod: ModuleDef): Eviction[] {
   for (const fn of uniqueFunctions(mod))
     for (const clause of fn.clauses) {
       if (!clause.body) continue;
-      for (const node of descendants(clause.body)) {
+      for (const node of descendants(clause.body, ['call'])) {
         const kind = callIdentifier(node);
         if (kind !== 'if' && kind !== 'unless' && kind !== 'cond') continue;
         const condition = kind === 'cond' ? undefined : callArguments(node)[0];
@@ -188,7 +189,7 @@ function evictions(project: ProjectIndex, mod: ModuleDef): Eviction[] {
         );
         const record = insert?.site.args[1];
         const key = record?.type === 'tuple' ? codeChildren(record)[0] : undefined;
-        const memberGuard = [...descendants(condition)].some((n) => n.type === 'call' && /^:ets\.member$/.test(n.childForFieldName('target')?.text ?? ''));
+        const memberGuard = [...descendants(condition, ['call'])].some((n) => /^:ets\.member$/.test(n.childForFieldName('target')?.text ?? ''));
         out.push({ clause, guard: node, condition, first: found.first, evictor: found.evictor, insert, key, memberGuard });
       }
     }
@@ -197,8 +198,8 @@ function evictions(project: ProjectIndex, mod: ModuleDef): Eviction[] {
 
 /** The table expression of an `:ets.info(t, :size)` (or `:ets.info(t)[:size]`, `Keyword.get(:ets.info(t), :size)`) in a condition. */
 function sizeCheck(condition: SyntaxNode): SyntaxNode | undefined {
-  for (const n of descendants(condition)) {
-    if (n.type !== 'call' || n.childForFieldName('target')?.text !== ':ets.info') continue;
+  for (const n of descendants(condition, ['call'])) {
+    if (n.childForFieldName('target')?.text !== ':ets.info') continue;
     const args = callArguments(n);
     if (args.length === 2 && args[1].text === ':size') return args[0];
     if (args.length === 1 && /:size\b/.test(n.parent?.parent?.text ?? '')) return args[0];

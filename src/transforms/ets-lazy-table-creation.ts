@@ -179,8 +179,8 @@ function guardOf(node: SyntaxNode, clause: Clause, name: string, mod: ModuleDef)
 }
 
 function checksExistence(cond: SyntaxNode, except: SyntaxNode, name: string, mod: ModuleDef): boolean {
-  for (const n of descendants(cond)) {
-    if (n.type !== 'call' || isInside(n, except)) continue;
+  for (const n of descendants(cond, ['call'])) {
+    if (isInside(n, except)) continue;
     const target = n.childForFieldName('target');
     if (target?.type !== 'dot') continue;
     const qualified = `${target.childForFieldName('left')?.text}.${target.childForFieldName('right')?.text}`;

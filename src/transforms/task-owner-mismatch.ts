@@ -96,7 +96,7 @@ function holders(site: CallSite): { node: SyntaxNode; names: Set<string> } {
 function contains(expr: SyntaxNode | undefined, task: { node: SyntaxNode; names: Set<string> }): boolean {
   if (!expr) return false;
   if (task.node.startIndex >= expr.startIndex && task.node.endIndex <= expr.endIndex) return true;
-  return [...descendants(expr)].some((n) => n.type === 'identifier' && task.names.has(n.text));
+  return [...descendants(expr, ['identifier'])].some((n) => task.names.has(n.text));
 }
 
 /** Server side: the task ends up in a reply to the caller, or in a message to another process. */

@@ -163,7 +163,7 @@ function iterationOf(variable: string, clause: Clause, depth: number): Evidence 
     }
   }
   if (clause.body)
-    for (const node of descendants(clause.body))
+    for (const node of descendants(clause.body, ['call']))
       if (callIdentifier(node) === 'for') {
         const args = codeChildren(node.namedChildren.find((c) => c.type === 'arguments')!);
         const gens = args.filter((a) => binaryOperator(a) === '<-');
@@ -179,7 +179,7 @@ function iterationOf(variable: string, clause: Clause, depth: number): Evidence 
 function workIn(nodes: SyntaxNode[], mod: ModuleDef): Pick<Evidence, 'work' | 'heavyCall'> | undefined {
   let some = false;
   for (const root of nodes)
-    for (const node of descendants(root)) {
+    for (const node of descendants(root, ['call', 'unary_operator'])) {
       let name: string | undefined;
       if (node.type === 'call') {
         const target = node.childForFieldName('target');
@@ -226,7 +226,7 @@ function bounded(variable: string, clause: Clause, fn: FunctionDef): boolean {
   const check = LENGTH_CHECK(variable);
   if (clause.guard && check.test(clause.guard.text)) return true;
   if (clause.body)
-    for (const node of descendants(clause.body)) {
+    for (const node of descendants(clause.body, ['binary_operator', 'call'])) {
       const op = binaryOperator(node);
       if (op && ['>', '<', '>=', '<=', '==', '!='].includes(op) && check.test(node.text)) return true;
       if (node.type === 'call' && /^Enum\.(take|slice|chunk_every)$/.test(node.childForFieldName('target')?.text ?? '') && check.test(node.text)) return true;
@@ -244,7 +244,7 @@ function headFor(text: string, clause: Clause, variable: string, max: number): {
   if ([msg, from, stateParam].some((p) => p.text.includes('\n'))) return 'its head spans several lines';
   const guard = clause.guard;
   if (guard && binaryOperator(guard) === 'when') return 'it has several `when` guards';
-  const guardVars = new Set(guard ? [...descendants(guard)].filter((n) => n.type === 'identifier').map((n) => n.text) : []);
+  const guardVars = new Set(guard ? [...descendants(guard, ['identifier'])].map((n) => n.text) : []);
   const keep = new Set([variable, ...guardVars]);
   const state = stateText(stateParam, keep);
   if (!state) return 'its state parameter gives no variable to reply with';
@@ -266,8 +266,8 @@ function headFor(text: string, clause: Clause, variable: string, max: number): {
 function underscored(pattern: SyntaxNode, keep: Set<string>): string {
   const bound = patternVariables(pattern);
   const edits: Array<[number, number, string]> = [];
-  for (const n of descendants(pattern)) {
-    if (n.type !== 'identifier' || !bound.has(n.text) || keep.has(n.text) || n.text.startsWith('_')) continue;
+  for (const n of descendants(pattern, ['identifier'])) {
+    if (!bound.has(n.text) || keep.has(n.text) || n.text.startsWith('_')) continue;
     if (n.parent?.type === 'unary_operator' && n.parent.child(0)?.type === '^') continue;
     edits.push([n.startIndex - pattern.startIndex, n.endIndex - pattern.startIndex, `_${n.text}`]);
   }

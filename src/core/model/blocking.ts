@@ -163,7 +163,7 @@ export function blockingCallsIn(fn: FunctionDef, options: BlockingOptions = {}):
   const patterns = options.patterns ?? BLOCKING_CALLS;
   const withReceive = options.receive ?? true;
   const maxDepth = options.maxDepth ?? 6;
-  const memo = new Map<FunctionDef, Omit<BlockingCall, 'entry' | 'clause'> | null>();
+  const memo = sharedMemo(options.project, patterns, `${withReceive}:${maxDepth}`);
 
   // The first wait reachable from `f` (its chain starting at `f`), or undefined.
   const firstIn = (f: FunctionDef, depth: number, visiting: Set<FunctionDef>): Omit<BlockingCall, 'entry' | 'clause'> | undefined => {
@@ -226,6 +226,24 @@ export function blockingCallsIn(fn: FunctionDef, options: BlockingOptions = {}):
       }
     }
   return out;
+}
+
+type FirstWait = Omit<BlockingCall, 'entry' | 'clause'> | null;
+
+// Per index (results depend on other modules), per pattern list and settings: every rule and every
+// clause asking about the same helper shares one answer instead of re-walking the call graph.
+const memos = new WeakMap<object, WeakMap<readonly BlockingPattern[], Map<string, Map<FunctionDef, FirstWait>>>>();
+const NO_PROJECT = {};
+
+function sharedMemo(project: ProjectIndex | undefined, patterns: readonly BlockingPattern[], settings: string): Map<FunctionDef, FirstWait> {
+  const scope = project ?? NO_PROJECT;
+  let byPatterns = memos.get(scope);
+  if (!byPatterns) memos.set(scope, (byPatterns = new WeakMap()));
+  let bySettings = byPatterns.get(patterns);
+  if (!bySettings) byPatterns.set(patterns, (bySettings = new Map()));
+  let memo = bySettings.get(settings);
+  if (!memo) bySettings.set(settings, (memo = new Map()));
+  return memo;
 }
 
 /** `receive` without `after` waits forever; `after 0` does not wait. */
