@@ -436,12 +436,16 @@ export function syncCallsIn(
   const clause = scope.clause!;
   for (const site of sites) {
     if (site.node.startIndex < root.startIndex || site.node.endIndex > root.endIndex) continue;
+    const name = siteName(site);
+    const spec = !site.capture ? SYNC_PRIMITIVES[name] : undefined;
+    // Cheap questions first: walking up the tree (runsWith, scopeAt) is only worth it for calls that matter.
+    const callee = spec && site.arity >= 2 ? undefined : depth < MAX_HOPS ? calleeOf(site, scope.mod, project) : undefined;
+    const inner = callee && callee !== owner ? syncCallsOf(callee, project) : [];
+    if (!(spec && site.arity >= 2) && !inner.length) continue;
     // A capture only runs here when an immediate host (`Enum.map(xs, &f/1)`) calls it.
     const runs = runsWith(site.node, root, scope.mod);
     if (!runs.now) continue;
     const siteScope = scopeAt(site.node, root, scope);
-    const name = siteName(site);
-    const spec = !site.capture ? SYNC_PRIMITIVES[name] : undefined;
     if (spec && site.arity >= 2) {
       const server = site.args[spec.server];
       out.push({
@@ -456,15 +460,12 @@ export function syncCallsIn(
       });
       continue;
     }
-    if (depth >= MAX_HOPS) continue;
-    const callee = calleeOf(site, scope.mod, project);
-    if (!callee || callee === owner) continue;
-    for (const inner of syncCallsOf(callee, project)) {
+    for (const call of inner) {
       out.push({
-        ...inner,
-        hops: [{ fn: owner, site }, ...(inner.hops.length ? inner.hops : [{ fn: callee, site: inner.site }])].slice(0, MAX_HOPS + 1),
-        target: bindParam(inner.target, site, callee, siteScope),
-        loop: inner.loop || runs.loop,
+        ...call,
+        hops: [{ fn: owner, site }, ...(call.hops.length ? call.hops : [{ fn: callee!, site: call.site }])].slice(0, MAX_HOPS + 1),
+        target: bindParam(call.target, site, callee!, siteScope),
+        loop: call.loop || runs.loop,
       });
     }
   }

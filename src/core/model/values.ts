@@ -79,7 +79,7 @@ function paramName(param: SyntaxNode): string | undefined {
 function lastBinding(name: string, clause: Clause, at: number): SyntaxNode | undefined | null {
   let found: SyntaxNode | undefined;
   let patterned = false;
-  for (const node of descendants(clause.body!)) {
+  for (const node of descendants(clause.body!, ['binary_operator', 'stab_clause'])) {
     if (node.startIndex >= at) break;
     if (binaryOperator(node) !== '=' && node.type !== 'stab_clause') continue;
     if (node.type !== 'stab_clause' && node.endIndex > at) continue; // `x = x + 1`: the use is its own right side
@@ -101,7 +101,7 @@ function lastBinding(name: string, clause: Clause, at: number): SyntaxNode | und
 }
 
 function bindsIn(pattern: SyntaxNode, name: string): boolean {
-  for (const n of descendants(pattern)) if (n.type === 'identifier' && n.text === name) return true;
+  for (const n of descendants(pattern, ['identifier'])) if (n.text === name) return true;
   return false;
 }
 
