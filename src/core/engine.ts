@@ -208,8 +208,8 @@ export interface SessionHooks {
 
 export interface SessionResult {
   workspace: Workspace;
-  applied: Change[];
-  rejected: Change[];
+  applied: SessionChange[];
+  rejected: SessionChange[];
   failed: FixFailure[];
   /** Findings left as they are because their rule does not fix them. */
   detectOnly: Finding[];
@@ -268,11 +268,11 @@ export async function runFixSession(
       break;
     }
     if (decision === 'no') {
-      session.rejected.push(proposal);
+      session.rejected.push(settled(proposal));
       continue;
     }
     const accepted = decision === 'yes' ? proposal : decision.apply;
-    session.applied.push(accepted);
+    session.applied.push(settled(accepted));
     ws = accepted.result;
     for (const changed of accepted.files) {
       const model = ws.file(changed.path)!;
@@ -284,6 +284,14 @@ export async function runFixSession(
   }
   session.workspace = ws;
   return session;
+}
+
+/** A decided change as a session keeps it: without its workspace or syntax nodes, which would keep every intermediate version of the project alive. */
+export type SessionChange = Omit<Change, 'result'>;
+
+function settled(change: Change): SessionChange {
+  const { result: _result, ...rest } = change;
+  return { ...rest, finding: { ...rest.finding, data: undefined } };
 }
 
 /** Findings with 1-based line/column ranges, for reporters. */

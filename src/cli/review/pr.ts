@@ -9,7 +9,7 @@ import path from 'node:path';
 import { diffLines } from 'diff';
 import { changedFiles, fix, prepare, writeChanges, type Prepared } from '../../api.js';
 import { findConfigFile, loadConfig, activeRules, type ActiveRule, type Config } from '../../core/config.js';
-import { detectAll, type Change, type SessionHooks, type SessionResult } from '../../core/engine.js';
+import { detectAll, type Change, type SessionChange, type SessionHooks, type SessionResult } from '../../core/engine.js';
 import { errorMessage, ioError, usageError } from '../../core/errors.js';
 import { positionOf } from '../../core/position.js';
 import { transforms } from '../../transforms/index.js';
@@ -198,7 +198,7 @@ async function plan(ctx: Ctx, selected: string[]): Promise<Group[]> {
     const session = await fix(prepared, { decide: () => 'yes' });
     for (const p of session.problems) ctx.log.warn(`${posix(path.relative(wt.dir, p.file))}: ${p.ruleId}: ${p.message}`);
     const prefix = ctx.options.branchPrefix;
-    const rulesOf = (changes: Change[]) => selected.filter((id) => changes.some((c) => c.rule.transform.id === id));
+    const rulesOf = (changes: SessionChange[]) => selected.filter((id) => changes.some((c) => c.rule.transform.id === id));
     const applied = session.applied;
     if (!applied.length) return [];
     switch (ctx.options.group) {
@@ -207,7 +207,7 @@ async function plan(ctx: Ctx, selected: string[]): Promise<Group[]> {
       case 'all':
         return [{ branch: `${prefix}all`, rules: rulesOf(applied) }];
       case 'file': {
-        const byFile = new Map<string, Change[]>();
+        const byFile = new Map<string, SessionChange[]>();
         for (const c of applied) {
           const file = posix(path.relative(wt.dir, c.finding.file));
           byFile.set(file, [...(byFile.get(file) ?? []), c]);

@@ -35,7 +35,7 @@ export function opsReaching(project: ProjectIndex, table: EtsTable): TableOps {
   for (const op of project.ops) {
     if (op.kind === 'create' || direct.includes(op)) continue;
     if (op.ref.kind === 'named' || project.tablesFor(op, op.module).length) continue;
-    const origins = op.ref.kind === 'var' ? valueOrigins(op.ref.name, op.ref.clause, op.site.node.startIndex, project, 3, stopAt) : undefined;
+    const origins = op.ref.kind !== 'var' ? undefined : stopAt ? valueOrigins(op.ref.name, op.ref.clause, op.site.node.startIndex, project, 3, stopAt) : plainOrigins(project, op);
     if (!origins) {
       unresolved.push(op);
       continue;
@@ -50,6 +50,13 @@ export function opsReaching(project: ProjectIndex, table: EtsTable): TableOps {
   found = { ops, unresolved };
   cache.set(table, found);
   return found;
+}
+
+/** Where a variable table reference comes from, once per operation and index (shared by every table asked about). */
+function plainOrigins(project: ProjectIndex, op: ProjectOp): ReturnType<typeof valueOrigins> {
+  const cache = project.memo('ets-records:origins', () => new Map<ProjectOp, ReturnType<typeof valueOrigins>>());
+  if (!cache.has(op) && op.ref.kind === 'var') cache.set(op, valueOrigins(op.ref.name, op.ref.clause, op.site.node.startIndex, project, 3));
+  return cache.get(op);
 }
 
 /** Position of the state among a GenServer callback's parameters. */

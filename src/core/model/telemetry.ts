@@ -229,6 +229,14 @@ export interface HandlerCall {
 
 /** The synchronous calls a handler makes when it runs, with the process each one addresses. */
 export function handlerCalls(attach: TelemetryAttach, project: ProjectIndex): HandlerCall[] {
+  // Asked once per file that might hold the call; the answer only depends on the index.
+  const cache = project.memo('telemetry:handler-calls', () => new Map<TelemetryAttach, HandlerCall[]>());
+  let calls = cache.get(attach);
+  if (!calls) cache.set(attach, (calls = computeHandlerCalls(attach, project)));
+  return calls;
+}
+
+function computeHandlerCalls(attach: TelemetryAttach, project: ProjectIndex): HandlerCall[] {
   const outer = clauseScope(attach.clause, 'outer');
   let calls: SyncCall[];
   let bind: (t: Target, call: SyncCall) => Target;
