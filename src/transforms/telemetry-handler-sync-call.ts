@@ -91,6 +91,9 @@ end
     const out: Finding[] = [];
     const keys = new Set<string>();
     for (const attach of telemetryIndex(project).attaches) {
+      // Calls are reported in the file of the handler's code: skip other files' handlers cheaply.
+      const handlerFile = attach.handler.kind === 'function' ? attach.handler.fn.module.file : attach.module.file;
+      if (handlerFile !== file) continue;
       for (const { call, process } of handlerCalls(attach, project)) {
         const entry = entrySite(call);
         const where = call.hops.length ? call.hops[0].fn.module.file : attach.handler.kind === 'function' ? attach.handler.fn.module.file : attach.module.file;

@@ -17,6 +17,7 @@ import {
   uniqueFunctions,
   type CallSite,
   type Clause,
+  type FileModel,
   type FunctionDef,
   type ModuleDef,
 } from './module.js';
@@ -489,32 +490,40 @@ const START_FUNCTIONS: Record<string, { module: number | 'self'; opts: number }>
 export function registeredNames(project: ProjectIndex): Map<string, Set<string>> {
   return project.memo('model:calls:registered', () => {
     const names = new Map<string, Set<string>>();
-    const add = (name: string | undefined, module: string | undefined) => {
-      if (!name || !module || name === 'nil') return;
-      if (!names.has(name)) names.set(name, new Set());
-      names.get(name)!.add(module);
-    };
-    for (const file of project.files)
-      for (const mod of file.modules)
-        for (const fn of uniqueFunctions(mod))
-          for (const clause of fn.clauses)
-            for (const site of clause.calls) {
-              if (site.capture) continue;
-              const name = siteName(site);
-              const spec = START_FUNCTIONS[name];
-              if (spec) {
-                const opts = site.args[spec.opts];
-                const nameNode = opts ? keyValue(opts, 'name') : undefined;
-                const module = spec.module === 'self' ? mod.name : site.args[spec.module] ? resolveModuleName(site.args[spec.module], mod) : undefined;
-                if (nameNode) add(literalAtom(nameNode, mod), module);
-              } else if ((name === ':gen_server.start_link' || name === ':gen_server.start') && site.arity === 4) {
-                const [reg, module] = site.args;
-                const items = reg?.type === 'tuple' ? codeChildren(reg) : [];
-                if (atomValue(items[0]) === 'local') add(literalAtom(items[1], mod), resolveModuleName(module, mod));
-              }
-            }
+    for (const pairs of project.perFile('model:calls:registered:file', fileRegistrations))
+      for (const [name, module] of pairs) {
+        if (!names.has(name)) names.set(name, new Set());
+        names.get(name)!.add(module);
+      }
     return names;
   });
+}
+
+/** `[registered name, module]` for every process a file starts under a name. */
+function fileRegistrations(file: FileModel): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const add = (name: string | undefined, module: string | undefined) => {
+    if (name && module && name !== 'nil') out.push([name, module]);
+  };
+  for (const mod of file.modules)
+    for (const fn of uniqueFunctions(mod))
+      for (const clause of fn.clauses)
+        for (const site of clause.calls) {
+          if (site.capture) continue;
+          const name = siteName(site);
+          const spec = START_FUNCTIONS[name];
+          if (spec) {
+            const opts = site.args[spec.opts];
+            const nameNode = opts ? keyValue(opts, 'name') : undefined;
+            const module = spec.module === 'self' ? mod.name : site.args[spec.module] ? resolveModuleName(site.args[spec.module], mod) : undefined;
+            if (nameNode) add(literalAtom(nameNode, mod), module);
+          } else if ((name === ':gen_server.start_link' || name === ':gen_server.start') && site.arity === 4) {
+            const [reg, module] = site.args;
+            const items = reg?.type === 'tuple' ? codeChildren(reg) : [];
+            if (atomValue(items[0]) === 'local') add(literalAtom(items[1], mod), resolveModuleName(module, mod));
+          }
+        }
+  return out;
 }
 
 /** The names a module's processes register under (its own name counts when its API calls it so). */

@@ -21,7 +21,7 @@ import {
   type SyncCall,
   type Target,
 } from './calls.js';
-import { literalAtom, siteName, uniqueFunctions, type CallSite, type Clause, type FunctionDef, type ModuleDef } from './module.js';
+import { literalAtom, siteName, uniqueFunctions, type CallSite, type Clause, type FileModel, type FunctionDef, type ModuleDef } from './module.js';
 import type { ProjectIndex } from './project.js';
 
 export type HandlerRef =
@@ -189,25 +189,37 @@ export function telemetryIndex(project: ProjectIndex): TelemetryIndex {
     const attaches: TelemetryAttach[] = [];
     const emits = new Map<string, TelemetryEmit[]>();
     const dynamic: TelemetryEmit[] = [];
-    for (const file of project.files)
-      for (const mod of file.modules) {
-        for (const a of attachesIn(mod)) attaches.push({ ...a, handler: resolveHandler(a, project) });
-        for (const fn of uniqueFunctions(mod))
-          for (const clause of fn.clauses)
-            for (const site of clause.calls) {
-              const name = siteName(site);
-              if (site.capture || !EMIT.has(name)) continue;
-              const base = eventName(site.args[0], mod)[0];
-              const events = base === undefined ? undefined : name.endsWith('span') ? ['start', 'stop', 'exception'].map((s) => `${base}.${s}`) : [base];
-              const emit: TelemetryEmit = { module: mod, fn, clause, site, events };
-              if (!events) dynamic.push(emit);
-              else for (const e of events) emits.set(e, [...(emits.get(e) ?? []), emit]);
-            }
+    // Per file (recomputed only for changed files); handlers resolve against the whole project.
+    for (const facts of project.perFile('model:telemetry:file', fileTelemetry)) {
+      for (const a of facts.attaches) attaches.push({ ...a, handler: resolveHandler(a, project) });
+      for (const emit of facts.emits) {
+        if (!emit.events) dynamic.push(emit);
+        else for (const e of emit.events) emits.set(e, [...(emits.get(e) ?? []), emit]);
       }
+    }
     const handlers = new Set<FunctionDef>();
     for (const a of attaches) if (a.handler.kind === 'function') handlers.add(a.handler.fn);
     return { attaches, emits, dynamic, handlers };
   });
+}
+
+function fileTelemetry(file: FileModel): { attaches: ReturnType<typeof attachesIn>; emits: TelemetryEmit[] } {
+  const attaches: ReturnType<typeof attachesIn> = [];
+  const emits: TelemetryEmit[] = [];
+  if (!file.text.includes(':telemetry')) return { attaches, emits };
+  for (const mod of file.modules) {
+    attaches.push(...attachesIn(mod));
+    for (const fn of uniqueFunctions(mod))
+      for (const clause of fn.clauses)
+        for (const site of clause.calls) {
+          const name = siteName(site);
+          if (site.capture || !EMIT.has(name)) continue;
+          const base = eventName(site.args[0], mod)[0];
+          const events = base === undefined ? undefined : name.endsWith('span') ? ['start', 'stop', 'exception'].map((s) => `${base}.${s}`) : [base];
+          emits.push({ module: mod, fn, clause, site, events });
+        }
+  }
+  return { attaches, emits };
 }
 
 /** Whether a function is attached as a telemetry handler somewhere (it runs in emitting processes). */
