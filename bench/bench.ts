@@ -42,7 +42,7 @@ function syntheticCorpus(copies: number): string {
   return dir;
 }
 
-const corpus = given ? path.resolve(given) : syntheticCorpus(Number(process.env.BENCH_COPIES ?? 25));
+const corpus = given ? path.resolve(given) : syntheticCorpus(Number(process.env.BENCH_COPIES ?? 10));
 const time = async <T>(f: () => T | Promise<T>): Promise<[T, number]> => {
   const t0 = performance.now();
   const r = await f();

@@ -107,7 +107,7 @@ function bindsIn(pattern: SyntaxNode, name: string): boolean {
 
 /** Every call of `fn` in the project (local calls in its module, remote calls by module name). */
 export function callersOf(fn: FunctionDef, project?: ProjectIndex): Array<{ site: CallSite; clause: Clause }> {
-  const index = project ? project.memo('values:callers', () => callIndex(project.files.flatMap((f) => f.modules))) : callIndex([fn.module]);
+  const index = project ? project.memo('values:callers', () => mergeIndexes(project.perFile('values:callers:file', (f) => callIndex(f.modules)))) : callIndex([fn.module]);
   const found: Array<{ site: CallSite; clause: Clause }> = [];
   for (let arity = fn.minArity; arity <= fn.arity; arity++) {
     for (const call of index.get(`${fn.module.name}.${fn.name}/${arity}`) ?? []) {
@@ -120,6 +120,17 @@ export function callersOf(fn: FunctionDef, project?: ProjectIndex): Array<{ site
 }
 
 /** Call sites by the function they name (`Mod.fun/arity`), local calls under their own module. */
+function mergeIndexes<T>(parts: Map<string, T[]>[]): Map<string, T[]> {
+  const merged = new Map<string, T[]>();
+  for (const part of parts)
+    for (const [key, list] of part) {
+      const into = merged.get(key);
+      if (into) into.push(...list);
+      else merged.set(key, [...list]);
+    }
+  return merged;
+}
+
 function callIndex(modules: ModuleDef[]): Map<string, Array<{ site: CallSite; clause: Clause }>> {
   const index = new Map<string, Array<{ site: CallSite; clause: Clause }>>();
   for (const mod of new Set(modules))
