@@ -21,7 +21,7 @@ import {
   reindentTail,
   replaceNode,
 } from './rewrite.js';
-import type { Edit, FixResult } from './types.js';
+import type { Edit, FixResult, OptionSchema } from './types.js';
 
 export type DeferMode = 'reply' | 'noreply';
 
@@ -29,6 +29,22 @@ export interface DeferOptions {
   taskSupervisor: string;
   maxChildren: number;
 }
+
+/** The options every rule that defers work takes (spread into its `options`). */
+export const DEFER_OPTION_SPECS: OptionSchema = {
+  taskSupervisor: {
+    type: 'string',
+    default: '',
+    description:
+      'Name of the Task.Supervisor to run the work under when the project starts none that otpfix can see and it finds no application module to add one to (default: <TopModule>.TaskSupervisor).',
+  },
+  maxChildren: {
+    type: 'number',
+    default: 1000,
+    description: 'max_children of the Task.Supervisor the fix adds to the application when there is none.',
+    validate: (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive integer'),
+  },
+};
 
 export interface Plan {
   mode: DeferMode;

@@ -1,4 +1,4 @@
-import { deferralEdits, planDeferral } from '../core/deferred.js';
+import { DEFER_OPTION_SPECS, deferralEdits, planDeferral } from '../core/deferred.js';
 import { fnLabel, finding } from '../core/findings.js';
 import {
   BLOCKING_WORK,
@@ -38,18 +38,7 @@ const rule: Transform<Options> = {
       description:
         'Calls that block, as `Module.function` patterns (`*` matches anything: `*.Repo.*`). Replaces the default list (HTTP clients, sockets, sleeps, Task.await/yield, System.cmd, File I/O, Ecto repos).',
     },
-    taskSupervisor: {
-      type: 'string',
-      default: '',
-      description:
-        'Name of the Task.Supervisor to run the work under when the project starts none that otpfix can see and it finds no application module to add one to (default: <TopModule>.TaskSupervisor).',
-    },
-    maxChildren: {
-      type: 'number',
-      default: 1000,
-      description: 'max_children of the Task.Supervisor the fix adds to the application when there is none.',
-      validate: (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive integer'),
-    },
+    ...DEFER_OPTION_SPECS,
   },
   explanation: `
 A GenServer handles one message at a time. When a \`handle_call/3\` clause waits on the network, the

@@ -1,4 +1,4 @@
-import { deferralEdits, planDeferral } from '../core/deferred.js';
+import { DEFER_OPTION_SPECS, deferralEdits, planDeferral } from '../core/deferred.js';
 import { fnLabel, finding } from '../core/findings.js';
 import { cachedPatterns, codeBlocking, describeBlocking, type BlockingCall } from '../core/model/blocking.js';
 import type { Clause } from '../core/model/module.js';
@@ -26,18 +26,7 @@ const rule: Transform<Options> = {
   risks:
     'The awaited work now finishes after the callback returns: messages the server handles in between see the state from before the work. If the task fails, the failure is logged by the Task.Supervisor and the state is left as it was (before, the server itself crashed on a failed or timed-out await).',
   options: {
-    taskSupervisor: {
-      type: 'string',
-      default: '',
-      description:
-        'Task.Supervisor to run the work under when the project starts none otpfix can see and it finds no application module to add one to (default: <TopModule>.TaskSupervisor).',
-    },
-    maxChildren: {
-      type: 'number',
-      default: 1000,
-      description: 'max_children of the Task.Supervisor the fix adds to the application when there is none.',
-      validate: (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive integer'),
-    },
+    ...DEFER_OPTION_SPECS,
   },
   explanation: `
 \`Task.async(fun) |> Task.await()\` inside \`handle_cast\`, \`handle_info\` or \`handle_continue\` starts

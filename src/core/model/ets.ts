@@ -188,7 +188,7 @@ export function tableRef(node: SyntaxNode | undefined, clause: Clause): TableRef
 }
 
 /** `def handle_call(_, _, %{table: t})` binds `t` to the `table` field. */
-function fieldBoundInParams(variable: string, clause: Clause): string | undefined {
+export function fieldBoundInParams(variable: string, clause: Clause): string | undefined {
   for (const param of clause.params)
     for (const pair of param.descendantsOfType('pair')) {
       const value = pair.childForFieldName('value');

@@ -6,6 +6,7 @@
  */
 import type { SyntaxNode } from '../parse.js';
 import { binaryOperator, callIdentifier, codeChildren, descendants, keywordText } from '../query.js';
+import { fieldBoundInParams } from './ets.js';
 import { tailsOf } from './returns.js';
 import { uniqueFunctions, type Clause, type ModuleDef } from './module.js';
 
@@ -105,22 +106,13 @@ function fieldPath(node: SyntaxNode): { field: string; keyed: boolean; literalKe
 function refersTo(node: SyntaxNode | undefined, field: string, clause: Clause, fnParam?: string): boolean {
   if (!node) return false;
   if (node.type === 'unary_operator' && node.text === '&1') return true;
-  if (node.type === 'identifier') return node.text === fnParam || boundToField(node.text, clause) === field;
+  if (node.type === 'identifier') return node.text === fnParam || fieldBoundInParams(node.text, clause) === field;
   if (node.type === 'call' && node.childForFieldName('target')?.type === 'dot' && !node.namedChildren.some((c) => c.type === 'arguments'))
     return node.childForFieldName('target')!.childForFieldName('right')?.text === field;
   return false;
 }
 
 /** `%{f: name}` in the clause's parameters binds `name` to field `f`. */
-function boundToField(variable: string, clause: Clause): string | undefined {
-  for (const param of clause.params)
-    for (const pair of param.descendantsOfType('pair')) {
-      const value = pair.childForFieldName('value');
-      const key = pair.childForFieldName('key');
-      if (value?.type === 'identifier' && value.text === variable && key) return keywordText(key);
-    }
-  return undefined;
-}
 
 /** The variable is bound by a pattern (a `case` clause, a tuple match) in the clause before `at`. */
 function reboundBefore(variable: string, clause: Clause, at: SyntaxNode): boolean {
