@@ -65,7 +65,7 @@ if elapsed_ms >= 1000, do: raise("10 x 200 ms calls took #{elapsed_ms} ms: still
 slow = for i <- 1..5, do: Task.async(fn -> Shop.PriceFeed.fetch("slow-#{i}") end)
 Process.sleep(20)
 {cheap_us, stats} = :timer.tc(fn -> Shop.PriceFeed.stats() end)
-if cheap_us > 100_000, do: raise("stats waited #{div(cheap_us, 1000)} ms behind slow calls")
+if cheap_us > 150_000, do: raise("stats waited #{div(cheap_us, 1000)} ms behind slow calls")
 %{fetched: 10, failed: 0} = stats
 Task.await_many(slow, 5_000)
 
