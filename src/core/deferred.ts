@@ -238,8 +238,8 @@ function chooseTaskSupervisor(mod: ModuleDef, project: ProjectIndex, options: De
   const limit = options.maxChildren;
   if (app && !options.taskSupervisor) {
     const code = `${app.module.name.replace(/\.Application$/, '')}.TaskSupervisor`;
-    const edit = addListElementFirst(app.file, app.list, `{Task.Supervisor, name: ${code}, max_children: ${limit}}`);
-    if (edit) return { code, edits: [edit], notes: [`adds ${code} (max_children: ${limit}) to ${app.module.name}'s children`] };
+    const edits = addListElementFirst(app.file, app.list, `{Task.Supervisor, name: ${code}, max_children: ${limit}}`);
+    if (edits) return { code, edits, notes: [`adds ${code} (max_children: ${limit}) to ${app.module.name}'s children`] };
   }
   const code = options.taskSupervisor || `${top}.TaskSupervisor`;
   return {

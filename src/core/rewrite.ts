@@ -4,7 +4,7 @@
  */
 import type { Clause, FileModel, FunctionDef, ModuleDef } from './model/module.js';
 import type { SyntaxNode } from './parse.js';
-import { blockStatements, codeChildren, indentAt, indentLines, keywordPairs, lineStart } from './query.js';
+import { binaryOperator, blockStatements, codeChildren, indentAt, indentLines, keywordPairs, lineStart } from './query.js';
 import type { Edit } from './types.js';
 
 export const INDENT = '  ';
@@ -167,20 +167,21 @@ export function reindentTail(code: string, extra: string): string {
  * Put `element` first in a list literal: on its own line in a multi-line list, inline when the
  * result still fits, else the list is laid out one element per line as the formatter would.
  */
-export function addListElementFirst(file: FileModel, list: SyntaxNode, element: string): Edit | undefined {
+export function addListElementFirst(file: FileModel, list: SyntaxNode, element: string): Edit[] | undefined {
   const items = codeChildren(list);
   const open = list.child(0);
   if (open?.type !== '[') return undefined;
-  if (!items.length) return replaceNode(file, list, `[${element}]`);
+  if (!items.length) return [replaceNode(file, list, `[${element}]`)];
   const first = items[0];
   if (first.startPosition.row !== open.startPosition.row)
-    return insertAt(file, open.endIndex, `\n${indentAt(file.text, first.startIndex)}${element},`);
+    return [insertAt(file, open.endIndex, `\n${indentAt(file.text, first.startIndex)}${element},`)];
   if (lineWidthAfter(file.text, list.startIndex, displayWidth(element) + 2) <= LINE_LENGTH && list.startPosition.row === list.endPosition.row)
-    return insertAt(file, open.endIndex, `${element}, `);
+    return [insertAt(file, open.endIndex, `${element}, `)];
   if (items.some((i) => i.startPosition.row !== i.endPosition.row) || list.startPosition.row !== list.endPosition.row) return undefined;
   const indent = indentAt(file.text, list.startIndex);
   const inner = [element, ...items.map((i) => i.text)].map((t) => `${indent}${INDENT}${t}`).join(',\n');
-  return replaceNode(file, list, `[\n${inner}\n${indent}]`);
+  // The list's statement becomes multi-line: the formatter wants blank lines around it.
+  return [replaceNode(file, list, `[\n${inner}\n${indent}]`), ...blankLinesAround(file, list)];
 }
 
 /**
@@ -302,4 +303,122 @@ export function prependStatement(file: FileModel, clause: Clause, code: string):
     end: clause.node.endIndex,
     text: ` do\n${inner}${lines}\n${gap}${inner}${clause.body.text}\n${defIndent}end`,
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout of a node that grew past the line length, as `mix format` lays it out.
+
+/** Characters on the node's last line after it (a trailing `,` or `}` of its container). */
+function restOfLine(text: string, end: number): string {
+  const nl = text.indexOf('\n', end);
+  return text.slice(end, nl === -1 ? text.length : nl).replace(/\r$/, '');
+}
+
+function columnOf(text: string, offset: number): number {
+  return displayWidth(text.slice(lineStart(text, offset), offset));
+}
+
+/**
+ * `{Head, k: v, ...}` or `name(k: v, ...)` with these pairs, laid out for where `node` stands:
+ * one line when it fits; else the formatter's breaks (a tuple breaks after its head and aligns the
+ * pairs one column in; a call puts one pair per line inside its parentheses).
+ */
+function keywordCarrier(text: string, node: SyntaxNode, head: string, pairs: string[], kind: 'tuple' | 'call', column: number): string {
+  const rest = displayWidth(restOfLine(text, node.endIndex));
+  const indent = indentAt(text, node.startIndex);
+  if (kind === 'tuple') {
+    const flat = `${head}, ${pairs.join(', ')}}`;
+    if (column + displayWidth(flat) + rest <= LINE_LENGTH) return flat;
+    const pad = ' '.repeat(column + 1);
+    const second = `${pairs.join(', ')}}`;
+    if (column + 1 + displayWidth(second) + rest <= LINE_LENGTH) return `${head},\n${pad}${second}`;
+    return `${head},\n${pairs.map((p) => pad + p).join(',\n')}}`;
+  }
+  const flat = `${head}(${pairs.join(', ')})`;
+  if (column + displayWidth(flat) + rest <= LINE_LENGTH) return flat;
+  return `${head}(\n${pairs.map((p) => indent + INDENT + p).join(',\n')}\n${indent})`;
+}
+
+/**
+ * Edits that add `key: value` to the keyword options of `carrier` (a `{Head, opts}` tuple or a call
+ * whose last argument is the keyword list), laid out as the formatter would when the line grows too
+ * long: the carrier breaks, an assignment breaks after its `=`, and a statement that becomes
+ * multi-line gets blank lines around it.
+ */
+export function addKeywordLaidOut(file: FileModel, carrier: SyntaxNode, opts: SyntaxNode, key: string, value: string): Edit[] | undefined {
+  const simple = addKeyword(file, opts, key, value);
+  if (!simple) return undefined;
+  const grown = displayWidth(simple.text) - (simple.end - simple.start);
+  const pairs = keywordPairs(opts);
+  // Comments inside, or a list the author broke one pair per line: the formatter keeps those as they are.
+  if (simple.text.includes('\n') || !pairs?.length || carrier.descendantsOfType('comment').length) return [simple];
+  // A tuple is re-fitted whatever its current breaks; a call only when it is on one line.
+  const refit = carrier.type === 'tuple' ? carrier.startPosition.row !== carrier.endPosition.row : false;
+  if (!refit && lineWidthAfter(file.text, simple.start, grown) <= LINE_LENGTH) return [simple];
+  if (carrier.type !== 'tuple' && carrier.startPosition.row !== carrier.endPosition.row) return [simple];
+  const pairTexts = [...pairs.map((p) => p.pair.text), `${key}: ${value}`];
+  const text = file.text;
+  let head: string;
+  let kind: 'tuple' | 'call';
+  if (carrier.type === 'tuple') {
+    kind = 'tuple';
+    head = text.slice(carrier.startIndex, codeChildren(carrier)[0].endIndex);
+  } else {
+    const args = carrier.namedChildren.find((c) => c.type === 'arguments');
+    if (!args || codeChildren(args).length !== 1 || opts.parent?.id !== args.id) return [simple];
+    kind = 'call';
+    head = text.slice(carrier.startIndex, args.startIndex);
+  }
+  const edits: Edit[] = [];
+  const assignment = carrier.parent && binaryOperator(carrier.parent) === '=' && carrier.parent.childForFieldName('right')?.id === carrier.id ? carrier.parent : undefined;
+  let replacement: string;
+  let start = carrier.startIndex;
+  if (assignment && assignment.startPosition.row === carrier.startPosition.row) {
+    // `pattern = call(...)` that no longer fits: the formatter breaks after `=` first.
+    const indent = indentAt(text, assignment.startIndex) + INDENT;
+    const op = assignment.childForFieldName('operator')!;
+    start = op.endIndex;
+    replacement = `\n${indent}${keywordCarrier(text, carrier, head, pairTexts, kind, indent.length)}`;
+  } else {
+    replacement = keywordCarrier(text, carrier, head, pairTexts, kind, columnOf(text, carrier.startIndex));
+  }
+  edits.push({ file: file.path, start, end: carrier.endIndex, text: replacement });
+  edits.push(...blankLinesAround(file, assignment ?? carrier));
+  return edits;
+}
+
+/** The statement of a block that holds `node` (or undefined when it is not in a block). */
+function enclosingStatement(node: SyntaxNode): SyntaxNode | undefined {
+  for (let n: SyntaxNode | null = node; n?.parent; n = n.parent)
+    if (['do_block', 'body', 'source', 'stab_clause'].includes(n.parent.type) || n.parent.type.endsWith('_block')) return n;
+  return undefined;
+}
+
+/**
+ * The formatter separates a multi-line statement from its neighbours with a blank line: insertions
+ * that add the missing ones when `node`'s statement becomes multi-line.
+ */
+export function blankLinesAround(file: FileModel, node: SyntaxNode): Edit[] {
+  const statement = enclosingStatement(node);
+  if (!statement) return [];
+  const text = file.text;
+  const edits: Edit[] = [];
+  let prev = statement.previousNamedSibling;
+  while (prev?.type === 'comment' && !/\n[ \t]*\n/.test(text.slice(prev.endIndex, statement.startIndex))) prev = prev.previousNamedSibling;
+  const next = statement.nextNamedSibling;
+  const top = prev && prev.type !== 'comment' ? attachedTop(text, statement) : undefined;
+  if (prev && top !== undefined && !/\n[ \t]*\n/.test(text.slice(prev.endIndex, top))) edits.push(insertAt(file, lineStart(text, top), '\n'));
+  if (next && !next.type.endsWith('_block') && next.type !== 'end' && !/\n[ \t]*\n/.test(text.slice(statement.endIndex, next.startIndex)))
+    edits.push(insertAt(file, statement.endIndex, '\n'));
+  return edits;
+}
+
+/** Start of a statement including the comment lines directly above it. */
+function attachedTop(text: string, statement: SyntaxNode): number {
+  let top = statement.startIndex;
+  for (let prev = statement.previousSibling; prev?.type === 'comment'; prev = prev.previousSibling) {
+    if (/\n[ \t]*\n/.test(text.slice(prev.endIndex, top))) break;
+    top = prev.startIndex;
+  }
+  return top;
 }

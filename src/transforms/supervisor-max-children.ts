@@ -10,8 +10,8 @@ import {
 import type { ProjectIndex } from '../core/model/project.js';
 import type { SyntaxNode } from '../core/parse.js';
 import { binaryOperator, codeChildren, descendants, keywordPairs, pipedInto } from '../core/query.js';
-import { addKeyword, breakLongOneLiner, insertPipeStep, keywordPutNew, replaceNode } from '../core/rewrite.js';
-import type { Edit, Severity, Transform } from '../core/types.js';
+import { addKeywordLaidOut, breakLongOneLiner, insertPipeStep, keywordPutNew, replaceNode } from '../core/rewrite.js';
+import type { Severity, Transform } from '../core/types.js';
 
 interface Options {
   maxChildren: number;
@@ -108,14 +108,13 @@ children = [{DynamicSupervisor, name: MyApp.WorkerSup, strategy: :one_for_one, m
   fix(f, { file, options }) {
     const site = f.data as Site;
     const limit = String(options.maxChildren);
-    let edit: Edit | undefined;
-    if (site.emptyArgs) edit = replaceNode(file, site.emptyArgs, `(max_children: ${limit})`);
-    else if (!site.opts) edit = replaceNode(file, site.node, `{${site.node.text}, max_children: ${limit}}`);
-    else
-      edit =
-        addKeyword(file, site.opts, 'max_children', limit) ??
-        (site.piped ? insertPipeStep(file, site.opts, `Keyword.put_new(:max_children, ${limit})`) : undefined) ??
-        keywordPutNew(file, site.opts, 'max_children', limit);
+    if (site.emptyArgs) return { edits: [replaceNode(file, site.emptyArgs, `(max_children: ${limit})`)] };
+    if (!site.opts) return { edits: [replaceNode(file, site.node, `{${site.node.text}, max_children: ${limit}}`)] };
+    const laidOut = addKeywordLaidOut(file, site.node, site.opts, 'max_children', limit);
+    if (laidOut) return { edits: laidOut };
+    const edit =
+      (site.piped ? insertPipeStep(file, site.opts, `Keyword.put_new(:max_children, ${limit})`) : undefined) ??
+      keywordPutNew(file, site.opts, 'max_children', limit);
     const added = edit.text.length - (edit.end - edit.start);
     const relayout = site.clause && !edit.text.includes('\n') ? breakLongOneLiner(file, site.clause, edit.start, added) : undefined;
     return { edits: relayout ? [edit, relayout] : [edit] };
