@@ -198,11 +198,12 @@ export function blockingCallsIn(fn: FunctionDef, options: BlockingOptions = {}):
     for (const site of clause.calls) {
       if (site.spawned || !runsDuringCall(site.node, clause)) continue;
       const match = matchBlocking(site, patterns);
-      if (match) {
+      const callee = calleeOf(site, clause.fn.module, options.project);
+      // A retry helper is only presumed to wait when its code is out of sight; scanned code is read.
+      if (match && !(match.category === 'retry' && callee)) {
         steps.push({ node: site.node, direct: { node: site.node, what: siteName(site), category: match.category } });
         continue;
       }
-      const callee = calleeOf(site, clause.fn.module, options.project);
       if (callee && callee !== clause.fn) steps.push({ node: site.node, callee });
     }
     if (withReceive && clause.body)
