@@ -16,11 +16,6 @@ export function callIdentifier(node: SyntaxNode): string | undefined {
   return target?.type === 'identifier' ? target.text : undefined;
 }
 
-export function isCallTo(node: SyntaxNode, ...names: string[]): boolean {
-  const name = callIdentifier(node);
-  return name !== undefined && names.includes(name);
-}
-
 /** The positional arguments of a call (comments dropped); a keyword tail counts as one argument. */
 export function callArguments(node: SyntaxNode): SyntaxNode[] {
   const args = node.namedChildren.find((c) => c.type === 'arguments');
@@ -133,16 +128,6 @@ function* walkAll(node: SyntaxNode): Generator<SyntaxNode> {
   }
 }
 
-/** The nearest ancestor satisfying `test`, stopping (exclusive) at `stop`. */
-export function closestAncestor(
-  node: SyntaxNode,
-  test: (n: SyntaxNode) => boolean,
-  stop?: SyntaxNode,
-): SyntaxNode | undefined {
-  for (let n = node.parent; n && n.id !== stop?.id; n = n.parent) if (test(n)) return n;
-  return undefined;
-}
-
 export function isInside(node: SyntaxNode, container: SyntaxNode): boolean {
   return node.startIndex >= container.startIndex && node.endIndex <= container.endIndex;
 }
@@ -156,12 +141,6 @@ export function lineStart(text: string, offset: number): number {
 export function indentAt(text: string, offset: number): string {
   const start = lineStart(text, offset);
   return /^[ \t]*/.exec(text.slice(start))![0];
-}
-
-/** Offset just after the line holding `offset` (after its newline, or text end). */
-export function lineEnd(text: string, offset: number): number {
-  const nl = text.indexOf('\n', offset);
-  return nl === -1 ? text.length : nl + 1;
 }
 
 /** Re-indent a block of text: every non-empty line gets `indent` prepended. */

@@ -10,7 +10,6 @@ import type { SyntaxNode } from '../parse.js';
 import { callIdentifier, doBlock, stabClauses } from '../query.js';
 import {
   siteName,
-  uniqueFunctions,
   type CallSite,
   type Clause,
   type FunctionDef,
@@ -276,16 +275,6 @@ function calleeOf(site: CallSite, mod: ModuleDef, project: ProjectIndex | undefi
   const other = project?.modules.get(site.module);
   const fn = other?.functions.get(`${site.name}/${site.arity}`);
   return fn && (fn.kind === 'def') ? fn : undefined;
-}
-
-/** Every function of a module that waits (for rules that ask per module). */
-export function blockingFunctions(mod: ModuleDef, options: BlockingOptions = {}): Map<FunctionDef, BlockingCall[]> {
-  const out = new Map<FunctionDef, BlockingCall[]>();
-  for (const fn of uniqueFunctions(mod)) {
-    const calls = blockingCallsIn(fn, options);
-    if (calls.length) out.set(fn, calls);
-  }
-  return out;
 }
 
 /** `Finch.request (via connect/1 → do_connect/2)`. */

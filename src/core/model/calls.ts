@@ -80,19 +80,6 @@ export function describeHops(call: SyncCall): string {
   return [...call.hops.slice(1).map((h) => `${h.fn.module.name}.${h.fn.name}/${h.fn.arity}`), call.primitive].join(' → ');
 }
 
-export function describeTarget(target: Target): string {
-  switch (target.kind) {
-    case 'self':
-      return target.outer ? 'the attaching process (self() captured by the closure)' : 'self()';
-    case 'name':
-      return displayName(target.name);
-    case 'param':
-      return `argument ${target.index + 1}${target.key ? `[:${target.key}]` : ''}`;
-    default:
-      return target.text;
-  }
-}
-
 export function displayName(name: string): string {
   return /^[A-Z]/.test(name) ? name : `:${name}`;
 }

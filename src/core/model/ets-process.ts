@@ -402,11 +402,6 @@ export function sitesOnTable(project: ProjectIndex, table: EtsTable): EtsSite[] 
   return found;
 }
 
-/** Operations on a table known only by name (created outside the scanned code). */
-export function sitesOnName(project: ProjectIndex, name: string): EtsSite[] {
-  return allSites(project).filter((s) => s.kind !== 'create' && s.named === name);
-}
-
 /** `:buckets`, `MyApp.Cache` (a table named after a module), `the table in state.table`. */
 export function tableLabel(table: EtsTable): string {
   const created = `${table.module.name}.${table.fn.name}/${table.fn.arity}`;

@@ -174,13 +174,6 @@ export function timedElements(shape: ElementShape, path: number[] = []): TimedEl
   return shape.items.flatMap((item, i) => timedElements(item, [...path, i]));
 }
 
-/** The element at a path, if the shape has one there. */
-export function elementAt(shape: ElementShape, path: number[]): ElementShape | undefined {
-  let cur: ElementShape | undefined = shape;
-  for (const i of path) cur = cur?.kind === 'tuple' ? cur.items[i] : undefined;
-  return cur;
-}
-
 function oneLine(text: string): string {
   const flat = text.replace(/\s+/g, ' ');
   return flat.length > 60 ? `${flat.slice(0, 57)}...` : flat;

@@ -440,33 +440,6 @@ function captureSite(node: SyntaxNode, mod: ModuleDef): CallSite | undefined {
 }
 
 /**
- * Walking out from `from` to the enclosing definition: the call receiving the nearest function
- * value (`Enum.map(xs, fn ... end)`), and whether any enclosing function value runs in another
- * process (`Task.start(fn -> ... end)`).
- */
-function enclosingFunctionHost(from: SyntaxNode | null, mod: ModuleDef): { host?: string; spawned: boolean } {
-  let host: string | undefined;
-  for (let n = from; n; n = n.parent) {
-    const isFn = n.type === 'anonymous_function' || (n.type === 'unary_operator' && n.child(0)?.type === '&');
-    if (!isFn) {
-      if (n.type === 'call' && ['def', 'defp', 'defmodule'].includes(callIdentifier(n) ?? '')) break;
-      continue;
-    }
-    const hostNode = hostCall(n);
-    const hostName = hostNode ? qualifiedName(hostNode, mod) : undefined;
-    if (!hostName) continue;
-    host ??= hostName;
-    if (SPAWNING_CALLS.has(hostName)) return { host, spawned: true };
-  }
-  return { host, spawned: false };
-}
-
-/** Whether code at `node` runs in a process spawned for it (inside `Task.start(fn -> ... end)` etc.). */
-export function inSpawnedCode(node: SyntaxNode, mod: ModuleDef): boolean {
-  return enclosingFunctionHost(node, mod).spawned;
-}
-
-/**
  * The call a function value is passed to: `Enum.map(xs, fn ... end)`, `xs |> Enum.map(&f/1)`, or
  * `work = fn ... end` followed by `Task.start(work)` in the same body.
  */

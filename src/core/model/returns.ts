@@ -69,23 +69,6 @@ export function tupleTag(node: SyntaxNode): string | undefined {
   return first?.type === 'atom' ? first.text.slice(1) : undefined;
 }
 
-/** The state element of a GenServer callback return (`{:reply, r, s}`, `{:noreply, s}`, `{:ok, s}`). */
-export function returnedState(node: SyntaxNode): SyntaxNode | undefined {
-  const items = tupleItems(node);
-  if (!items) return undefined;
-  switch (tupleTag(node)) {
-    case 'reply':
-      return items[2];
-    case 'noreply':
-    case 'ok':
-      return items[1];
-    case 'stop':
-      return items.length === 4 ? items[3] : items[2];
-    default:
-      return undefined;
-  }
-}
-
 /** Calls that never return a value (their tail needs no rewriting). */
 export function isRaise(node: SyntaxNode): boolean {
   return ['raise', 'reraise', 'throw', 'exit'].includes(callIdentifier(node) ?? '');
