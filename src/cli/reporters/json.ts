@@ -21,7 +21,7 @@ export function jsonReport(result: ScanResult): string {
     fixable: findings.filter((f) => f.fixable).length,
     bySeverity: Object.fromEntries(SEVERITIES.map((s) => [s, findings.filter((f) => f.severity === s).length])),
     skipped: result.statuses.filter((s) => s.status !== 'ok').map((s) => ({ file: s.relPath, reason: 'reason' in s ? s.reason : '' })),
-    ruleErrors: result.problems.map((p) => ({ file: p.file, ruleId: p.ruleId, message: p.message })),
+    ruleErrors: result.problems.map((p) => ({ file: result.workspace.file(p.file)?.relPath ?? p.file, ruleId: p.ruleId, message: p.message })),
     suppressed: result.suppressed.length,
     unusedSuppressions: result.notices.filter((n) => n.kind === 'unused').map(noticeJson),
     invalidSuppressions: result.notices.filter((n) => n.kind !== 'unused').map(noticeJson),
