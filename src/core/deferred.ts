@@ -95,7 +95,6 @@ export function planDeferral(
   const newState = tuple[tuple.length - 1];
   const fromParam = mode === 'reply' ? clause.params[1] : undefined;
   const stateParam = clause.params[clause.params.length - 1];
-  if (mode === 'reply' && fromParam?.type !== 'identifier') return { reason: 'its `from` parameter is a pattern' };
   if (matches(newState)) return { reason: 'the blocking call computes the new state itself' };
 
   const blocking = statements.slice(0, -1).map(matches);
@@ -123,15 +122,17 @@ export function planDeferral(
   const suffix = statements.slice(spanEnd, -1);
   const readByState = variablesRead([newState]);
   const direct = suffix.length === 0 && ![...spanBound].some((v) => readByState.has(v));
+  const fromName = stateVariable(fromParam);
   const bound = new Set([
     ...patternVariables(clause.params[0]),
+    ...(fromParam ? [...patternVariables(fromParam)].filter((v) => v !== fromName) : []),
     ...statements.slice(0, spanStart).flatMap((s) => [...statementBindings(s)]),
     ...spanBound,
   ]);
   const stateVars = stateParam ? patternVariables(stateParam) : new Set<string>();
   const carried = direct
     ? []
-    : orderOfUse([...suffix, ...(reply ? [reply] : []), newState]).filter((v) => bound.has(v) && !stateVars.has(v) && v !== fromParam?.text);
+    : orderOfUse([...suffix, ...(reply ? [reply] : []), newState]).filter((v) => bound.has(v) && !stateVars.has(v) && v !== fromName);
   return { mode, clause, statements, spanStart, spanEnd, reply, newState, direct, carried, fromParam, stateParam };
 }
 
@@ -257,11 +258,6 @@ export function deferralEdits(file: FileModel, project: ProjectIndex, options: D
   const taken = identifiersIn(clause.node);
   const edits: Edit[] = [];
 
-  let fromName = plan.fromParam?.text;
-  if (plan.fromParam && fromName?.startsWith('_')) {
-    fromName = freshName(['from', 'caller'], taken);
-    edits.push(replaceNode(file, plan.fromParam, fromName));
-  }
   // Head variables the rewritten callback no longer reads get a `_` (they moved to the continuation).
   const stillRead = variablesRead([
     ...(clause.guard ? [clause.guard] : []),
@@ -272,15 +268,20 @@ export function deferralEdits(file: FileModel, project: ProjectIndex, options: D
   const [messageParam] = clause.params;
   const newMessage = underscoreUnused(text, messageParam, stillRead);
   if (newMessage !== messageParam.text) edits.push(replaceNode(file, messageParam, newMessage));
-  let stateName = stateVariable(plan.stateParam);
-  const freshState = !stateName || stateName.startsWith('_') ? freshName(['state', 'server_state'], taken) : undefined;
-  if (stateName && !freshState) stillRead.add(stateName);
-  let newStateParam = underscoreUnused(text, plan.stateParam, stillRead);
-  if (freshState) {
-    newStateParam = stateName ? freshState : `${newStateParam} = ${freshState}`;
-    stateName = freshState;
-  }
-  if (newStateParam !== plan.stateParam.text) edits.push(replaceNode(file, plan.stateParam, newStateParam));
+  // `from` and the state must be bound to names the generated code can use.
+  const named = (param: SyntaxNode, preferred: string[]): string => {
+    const current = stateVariable(param);
+    const fresh = !current || current.startsWith('_') ? freshName(preferred, taken) : undefined;
+    const name = fresh ?? current!;
+    stillRead.add(name);
+    taken.add(name);
+    let newText = underscoreUnused(text, param, stillRead);
+    if (fresh) newText = current ? (param.type === 'identifier' ? fresh : newText.replace(new RegExp(`\\b_?${current}$`), fresh)) : `${newText} = ${fresh}`;
+    if (newText !== param.text) edits.push(replaceNode(file, param, newText));
+    return name;
+  };
+  const fromName = plan.fromParam ? named(plan.fromParam, ['from', 'caller']) : undefined;
+  const stateName = named(plan.stateParam, ['state', 'server_state']);
 
   const supervisor = chooseTaskSupervisor(mod, project, options);
   const serverName = freshName(['server', 'server_pid'], taken);
