@@ -8,7 +8,7 @@ import { codeBlocking, type BlockingCall, type BlockingPattern } from './model/b
 import type { Clause, FileModel, ModuleDef } from './model/module.js';
 import type { ProjectIndex } from './model/project.js';
 import { applicationChildren, taskSupervisors } from './model/supervision.js';
-import { freshName, identifiersIn, patternVariables, statementBindings, variablesRead } from './model/vars.js';
+import { freshName, identifiersIn, patternVariables, statementBindings, underscoreUnused, variablesRead } from './model/vars.js';
 import type { SyntaxNode } from './parse.js';
 import { atomValue, binaryOperator, codeChildren, descendants, indentAt, indentLines } from './query.js';
 import {
@@ -266,7 +266,7 @@ export function deferralEdits(file: FileModel, project: ProjectIndex, options: D
   ]);
   for (const v of carried) stillRead.add(v);
   const [messageParam] = clause.params;
-  const newMessage = underscoreUnused(text, messageParam, stillRead);
+  const newMessage = underscoreUnused(messageParam, stillRead);
   if (newMessage !== messageParam.text) edits.push(replaceNode(file, messageParam, newMessage));
   // `from` and the state must be bound to names the generated code can use.
   const named = (param: SyntaxNode, preferred: string[]): string => {
@@ -275,7 +275,7 @@ export function deferralEdits(file: FileModel, project: ProjectIndex, options: D
     const name = fresh ?? current!;
     stillRead.add(name);
     taken.add(name);
-    let newText = underscoreUnused(text, param, stillRead);
+    let newText = underscoreUnused(param, stillRead);
     if (fresh) newText = current ? (param.type === 'identifier' ? fresh : newText.replace(new RegExp(`\\b_?${current}$`), fresh)) : `${newText} = ${fresh}`;
     if (newText !== param.text) edits.push(replaceNode(file, param, newText));
     return name;
@@ -401,22 +401,7 @@ function statePattern(text: string, param: SyntaxNode, used: Set<string>): strin
   if (param.type === 'identifier') return used.has(param.text) || param.text.startsWith('_') ? param.text : `_${param.text}`;
   const name = stateVariable(param);
   if (name && ![...patternVariables(param)].some((v) => v !== name && used.has(v))) return used.has(name) ? name : `_${name}`;
-  return underscoreUnused(text, param, used);
-}
-
-/** A pattern's text with every variable not in `used` prefixed by `_` (so the compiler stays quiet). */
-function underscoreUnused(text: string, param: SyntaxNode, used: Set<string>): string {
-  const vars = patternVariables(param);
-  let out = '';
-  let pos = param.startIndex;
-  for (const n of descendants(param, ['identifier'])) {
-    if (!vars.has(n.text) || used.has(n.text) || n.text.startsWith('_')) continue;
-    if (n.parent?.type === 'call' && n.parent.childForFieldName('target')?.id === n.id) continue;
-    if (n.parent?.type === 'dot' && n.parent.childForFieldName('right')?.id === n.id) continue;
-    out += text.slice(pos, n.startIndex) + `_${n.text}`;
-    pos = n.endIndex;
-  }
-  return out + text.slice(pos, param.endIndex);
+  return underscoreUnused(param, used);
 }
 
 function dedentBy(code: string, indent: string): string {

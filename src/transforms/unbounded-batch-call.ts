@@ -1,7 +1,7 @@
 import { finding, fnLabel } from '../core/findings.js';
 import { localTarget, siteName, type Clause, type FunctionDef, type ModuleDef } from '../core/model/module.js';
 import { tupleTag } from '../core/model/returns.js';
-import { patternVariables } from '../core/model/vars.js';
+import { patternVariables, underscoreUnused } from '../core/model/vars.js';
 import type { SyntaxNode } from '../core/parse.js';
 import { binaryOperator, callIdentifier, codeChildren, descendants, indentAt, lineStart } from '../core/query.js';
 import { LINE_LENGTH, displayWidth } from '../core/rewrite.js';
@@ -248,7 +248,7 @@ function headFor(text: string, clause: Clause, variable: string, max: number): {
   const keep = new Set([variable, ...guardVars]);
   const state = stateText(stateParam, keep);
   if (!state) return 'its state parameter gives no variable to reply with';
-  const params = `${underscored(msg, keep)}, ${underscored(from, keep)}, ${state.text}`;
+  const params = `${underscoreUnused(msg, keep)}, ${underscoreUnused(from, keep)}, ${state.text}`;
   const limit = max >= 10_000 ? String(max).replace(/\B(?=(\d{3})+(?!\d))/g, '_') : String(max);
   const guardText = guard
     ? `${['or', '||'].includes(binaryOperator(guard) ?? '') ? `(${guard.text})` : guard.text} and length(${variable}) > ${limit}`
@@ -262,20 +262,6 @@ function headFor(text: string, clause: Clause, variable: string, max: number): {
   return 'the new clause head would need a layout this rule does not produce';
 }
 
-/** A pattern with every bound variable not in `keep` prefixed with `_` (the new clause does not use them). */
-function underscored(pattern: SyntaxNode, keep: Set<string>): string {
-  const bound = patternVariables(pattern);
-  const edits: Array<[number, number, string]> = [];
-  for (const n of descendants(pattern, ['identifier'])) {
-    if (!bound.has(n.text) || keep.has(n.text) || n.text.startsWith('_')) continue;
-    if (n.parent?.type === 'unary_operator' && n.parent.child(0)?.type === '^') continue;
-    edits.push([n.startIndex - pattern.startIndex, n.endIndex - pattern.startIndex, `_${n.text}`]);
-  }
-  let text = pattern.text;
-  for (const [s, e, t] of edits.reverse()) text = text.slice(0, s) + t + text.slice(e);
-  return text;
-}
-
 /** The state parameter, keeping (or adding) a variable to reply with. */
 function stateText(param: SyntaxNode, keep: Set<string>): { text: string; name: string } | undefined {
   if (param.type === 'identifier') {
@@ -285,8 +271,8 @@ function stateText(param: SyntaxNode, keep: Set<string>): { text: string; name: 
   if (binaryOperator(param) === '=') {
     for (const side of [param.childForFieldName('right'), param.childForFieldName('left')])
       if (side?.type === 'identifier' && !side.text.startsWith('_'))
-        return { text: underscored(param, new Set([...keep, side.text])), name: side.text };
+        return { text: underscoreUnused(param, new Set([...keep, side.text])), name: side.text };
   }
   if (keep.has('state') || patternVariables(param).has('state')) return undefined;
-  return { text: `${underscored(param, keep)} = state`, name: 'state' };
+  return { text: `${underscoreUnused(param, keep)} = state`, name: 'state' };
 }

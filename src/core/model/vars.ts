@@ -232,3 +232,22 @@ export function freshName(preferred: string[], taken: Set<string>): string {
   for (const name of preferred) if (!taken.has(name)) return name;
   for (let i = 2; ; i++) if (!taken.has(`${preferred[0]}${i}`)) return `${preferred[0]}${i}`;
 }
+
+/** A pattern's text with every variable it binds but `keep` does not list prefixed by `_` (so the compiler stays quiet). */
+export function underscoreUnused(pattern: SyntaxNode, keep: Set<string>): string {
+  const vars = patternVariables(pattern);
+  const base = pattern.startIndex;
+  const text = pattern.text;
+  let out = '';
+  let pos = 0;
+  for (const n of pattern.descendantsOfType('identifier')) {
+    if (!vars.has(n.text) || keep.has(n.text) || n.text.startsWith('_')) continue;
+    const parent = n.parent;
+    if (parent?.type === 'call' && parent.childForFieldName('target')?.id === n.id) continue;
+    if (parent?.type === 'dot' && parent.childForFieldName('right')?.id === n.id) continue;
+    if (parent?.type === 'unary_operator' && parent.child(0)?.type === '^') continue;
+    out += text.slice(pos, n.startIndex - base) + `_${n.text}`;
+    pos = n.endIndex - base;
+  }
+  return out + text.slice(pos);
+}
