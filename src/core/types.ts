@@ -23,8 +23,21 @@ export interface Finding {
   key: string;
   /** Whether the rule can rewrite this instance; a detect-only finding says why in its message. */
   fixable: boolean;
+  /**
+   * Other sites with the same root cause (further call sites, the other half of a race, the callers
+   * that make it real): reported with this finding instead of as findings of their own.
+   */
+  related?: RelatedLocation[];
   /** Rule-private data the fix needs (syntax nodes of the tree the finding was detected on). */
   data?: unknown;
+}
+
+export interface RelatedLocation {
+  /** Absolute path. */
+  file: string;
+  start: number;
+  end: number;
+  message: string;
 }
 
 export interface Edit {
@@ -73,6 +86,11 @@ export interface Transform<O = Record<string, unknown>> {
   fixSafety: FixSafety;
   /** Markdown: what, why it matters in OTP terms, how to fix by hand, a small before/after. */
   explanation: string;
+  /**
+   * The harm model: what goes wrong and under which runtime condition. The rule reports only where the
+   * code establishes that condition on a path that runs in production (see docs/severity.md).
+   */
+  harm?: string;
   /** What a reviewer of the rewrite should check (behaviour it changes); shown in pull request bodies. */
   risks?: string;
   options: OptionSchema;

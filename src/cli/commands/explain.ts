@@ -12,6 +12,7 @@ export function explainText(t: AnyTransform): string {
     '',
     t.explanation.trim(),
   ];
+  if (t.harm) lines.push('', '## When it is reported', '', t.harm.trim());
   const options = Object.entries(t.options);
   if (options.length) {
     lines.push('', '## Options (in .otpfix.json under rules.' + t.id + '.options)');
