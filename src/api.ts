@@ -18,6 +18,7 @@ import {
 import { errorMessage } from './core/errors.js';
 import { FileProblem, writeSourceAtomically } from './core/files.js';
 import { suppressionNotices, type SuppressedFinding, type SuppressionNotice } from './core/suppressions.js';
+import type { NonProductionMode } from './core/roles.js';
 import type { Finding } from './core/types.js';
 import { loadWorkspace, type FileStatus, type LoadOptions, type Workspace } from './core/workspace.js';
 import { transforms } from './transforms/index.js';
@@ -27,6 +28,8 @@ export interface RunOptions {
   cwd: string;
   /** Only these rules (`--rule`). */
   rules?: string[];
+  /** How findings in tests, examples, benchmarks and docs are treated (`--non-production`); overrides the config. */
+  nonProduction?: NonProductionMode;
   /** A config file; by default `.otpfix.json` is looked up from `cwd` upwards. */
   configFile?: string;
   /** Use this config instead of reading one. */
@@ -46,7 +49,7 @@ export interface Prepared {
 
 export async function prepare(options: RunOptions): Promise<Prepared> {
   const config = options.config ?? loadConfig(options.configFile ?? findConfigFile(options.cwd));
-  const rules = activeRules(transforms, config, { only: options.rules });
+  const rules = activeRules(transforms, config, { only: options.rules, nonProduction: options.nonProduction });
   // Without paths, the config's directory is walked (filtered by its include globs), else `.`.
   const base = configBase(config, options.cwd);
   const paths = options.paths.length ? options.paths : config.include.length ? [base] : ['.'];
@@ -106,7 +109,7 @@ export function proposeFixes(prepared: Prepared, findings: Finding[]): Map<Findi
   const out = new Map<Finding, Change | FixFailure>();
   for (const f of findings) {
     const rule = rules.get(f.ruleId);
-    if (f.fixable && rule) out.set(f, proposeFix(prepared.workspace, f, rule));
+    if (f.fixable && rule) out.set(f, proposeFix(prepared.workspace, f, rule, prepared.rules));
   }
   return out;
 }

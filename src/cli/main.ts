@@ -2,6 +2,7 @@
 /** The command table; the work lives in the library (src/api.ts). */
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { NON_PRODUCTION_MODES, type NonProductionMode } from '../core/roles.js';
 import { SEVERITIES } from '../core/types.js';
 import { OtpfixError, errorMessage } from '../core/errors.js';
 import { explainCommand } from './commands/explain.js';
@@ -26,7 +27,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     cmd
       .argument('[paths...]', 'files or directories to analyse (default: the config include list, or .)')
       .option('-r, --rule <id>', 'only this rule (repeat or comma-separate for several)', collect)
-      .option('-c, --config <file>', 'config file (default: .otpfix.json found upwards from here)');
+      .option('-c, --config <file>', 'config file (default: .otpfix.json found upwards from here)')
+      .addOption(
+        new Option('--non-production <mode>', 'findings in tests, examples, benchmarks and docs: info and never rewritten (default), full, or off')
+          .choices([...NON_PRODUCTION_MODES]),
+      );
   const logging = (cmd: Command) =>
     cmd
       .addOption(new Option('-q, --quiet', 'print only findings and errors').conflicts('verbose'))
@@ -36,6 +41,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     paths,
     cwd: cwd(),
     rules: opts.rule as string[] | undefined,
+    nonProduction: opts.nonProduction as NonProductionMode | undefined,
     configFile: opts.config === undefined ? undefined : path.resolve(cwd(), opts.config as string),
     quiet: !!opts.quiet,
     verbose: !!opts.verbose,
@@ -91,6 +97,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
             paths,
             cwd: process.cwd(),
             rules: opts.rule,
+            nonProduction: opts.nonProduction,
             configFile: opts.config,
             group: opts.group,
             branchPrefix: opts.branchPrefix,

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { configError, errorMessage } from './errors.js';
+import { NON_PRODUCTION_MODES, type NonProductionMode } from './roles.js';
 import { SEVERITIES, type AnyTransform, type OptionSpec, type Severity } from './types.js';
 
 export const CONFIG_FILE = '.otpfix.json';
@@ -21,6 +22,8 @@ export interface Config {
   rules: Record<string, RuleConfig>;
   include: string[];
   exclude: string[];
+  /** Findings in tests, examples, benchmarks and docs: `info` (default), `full` (like production code) or `off`. */
+  nonProductionCode?: NonProductionMode;
 }
 
 /** A transform with its options resolved for this run. */
@@ -29,6 +32,8 @@ export interface ActiveRule {
   options: Record<string, unknown>;
   /** Replaces the rule's default severity in findings (lowered, unproven findings keep theirs unless this is lower). */
   severity: Severity;
+  /** How this run treats findings in non-production code (tests, examples, benchmarks, docs). */
+  nonProduction: NonProductionMode;
 }
 
 export function findConfigFile(cwd: string): string | undefined {
@@ -51,8 +56,13 @@ export function loadConfig(file: string | undefined): Config {
   config.source = file;
   if (!isObject(raw)) throw configError(`${file}: the config must be a JSON object`);
   for (const key of Object.keys(raw))
-    if (!['rules', 'include', 'exclude', '$schema'].includes(key))
-      throw configError(`${file}: unknown key "${key}"`, 'Known keys: rules, include, exclude.');
+    if (!['rules', 'include', 'exclude', 'nonProductionCode', '$schema'].includes(key))
+      throw configError(`${file}: unknown key "${key}"`, 'Known keys: rules, include, exclude, nonProductionCode.');
+  if (raw.nonProductionCode !== undefined) {
+    if (!NON_PRODUCTION_MODES.includes(raw.nonProductionCode as NonProductionMode))
+      throw configError(`${file}: "nonProductionCode" must be one of ${NON_PRODUCTION_MODES.join(', ')}`);
+    config.nonProductionCode = raw.nonProductionCode as NonProductionMode;
+  }
   for (const key of ['include', 'exclude'] as const) {
     const value = raw[key];
     if (value === undefined) continue;
@@ -127,6 +137,8 @@ function checkType(spec: OptionSpec, value: unknown): string | undefined {
 export interface RuleSelection {
   /** `--rule` ids: only these run (validated against the registry). */
   only?: string[];
+  /** `--non-production`: overrides the config's `nonProductionCode`. */
+  nonProduction?: NonProductionMode;
 }
 
 export function activeRules(registry: AnyTransform[], config: Config, selection: RuleSelection = {}): ActiveRule[] {
@@ -147,6 +159,7 @@ export function activeRules(registry: AnyTransform[], config: Config, selection:
       transform: t,
       options: resolved.get(t.id)!,
       severity: config.rules[t.id]?.severity ?? t.severity,
+      nonProduction: selection.nonProduction ?? config.nonProductionCode ?? 'info',
     }));
 }
 

@@ -27,3 +27,16 @@ export function applyEdits(text: string, edits: Edit[], eol: '\n' | '\r\n' = '\n
   }
   return s.toString();
 }
+
+/** Where each edit's text lands in the result of `applyEdits` (same order and line endings). */
+export function writtenRanges(edits: Edit[], eol: '\n' | '\r\n' = '\n'): Array<{ start: number; end: number }> {
+  let delta = 0;
+  return [...edits]
+    .sort((a, b) => a.start - b.start)
+    .map((edit) => {
+      const length = (eol === '\n' ? edit.text : edit.text.replace(/\r?\n/g, eol)).length;
+      const start = edit.start + delta;
+      delta += length - (edit.end - edit.start);
+      return { start, end: start + length };
+    });
+}

@@ -4,12 +4,13 @@
  * re-run on the result (the fixed finding must not come back).
  */
 import type { ActiveRule } from './config.js';
-import { applyEdits, findConflict } from './edit.js';
+import { applyEdits, findConflict, writtenRanges } from './edit.js';
 import { errorMessage } from './errors.js';
 import { dominantEol } from './files.js';
 import { buildFileModel, type FileModel } from './model/module.js';
 import { parseElixir, syntaxProblems } from './parse.js';
 import { positionOf } from './position.js';
+import { codeRole, ROLE_NAMES, type CodeRole } from './roles.js';
 import { applySuppressions, type SuppressedFinding } from './suppressions.js';
 import { SEVERITIES, type Edit, type Finding, type Severity } from './types.js';
 import type { Workspace } from './workspace.js';
@@ -30,10 +31,14 @@ export interface DetectResult {
 export function detectFile(ws: Workspace, file: FileModel, rules: ActiveRule[]): DetectResult {
   const findings: Finding[] = [];
   const problems: RuleProblem[] = [];
+  const role = codeRole(file.path, file.relPath);
   for (const rule of rules) {
+    if (role !== 'production' && rule.nonProduction === 'off') continue;
     try {
-      for (const f of rule.transform.detect({ file, project: ws.index, options: rule.options }))
-        findings.push({ ...f, severity: configuredSeverity(f.severity, rule) });
+      for (const f of rule.transform.detect({ file, project: ws.index, options: rule.options })) {
+        const found = { ...f, severity: configuredSeverity(f.severity, rule) };
+        findings.push(role === 'production' || rule.nonProduction === 'full' ? found : asNonProduction(found, role));
+      }
     } catch (err) {
       problems.push({ file: file.path, ruleId: rule.transform.id, message: `rule crashed: ${errorMessage(err)}` });
     }
@@ -41,6 +46,17 @@ export function detectFile(ws: Workspace, file: FileModel, rules: ActiveRule[]):
   findings.sort(byPosition);
   const { kept, suppressed } = applySuppressions(file, findings);
   return { findings: kept, problems, suppressed };
+}
+
+/** Findings in tests, examples, benchmarks and docs are info and not rewritten (docs/severity.md). */
+function asNonProduction(finding: Finding, role: Exclude<CodeRole, 'production'>): Finding {
+  const fix = finding.fixable ? ' and not rewritten' : '';
+  return {
+    ...finding,
+    severity: 'info',
+    fixable: false,
+    message: `${finding.message} (In ${ROLE_NAMES[role]}: reported as info${fix}; \`"nonProductionCode": "full"\` in .otpfix.json treats it as production code.)`,
+  };
 }
 
 /**
@@ -105,7 +121,11 @@ export function isChange(x: Change | FixFailure): x is Change {
   return 'files' in x;
 }
 
-export function proposeFix(ws: Workspace, finding: Finding, rule: ActiveRule): Change | FixFailure {
+/**
+ * `others`: the run's rules; a rewrite that any of them would report anew in the changed files is
+ * dropped, so no rule reports code another rule wrote and a rescan agrees with the fix session.
+ */
+export function proposeFix(ws: Workspace, finding: Finding, rule: ActiveRule, others: ActiveRule[] = []): Change | FixFailure {
   const fail = (reason: string, declined = false): FixFailure => ({ finding, rule, reason, declined });
   const transform = rule.transform;
   if (!transform.fix || !finding.fixable) return fail('this rule does not rewrite this finding (detect only)', true);
@@ -133,8 +153,31 @@ export function proposeFix(ws: Workspace, finding: Finding, rule: ActiveRule): C
   }
   const verified = verifyTexts(ws, finding, rule, afters, 'rewrite');
   if (typeof verified === 'string') return fail(verified);
+  const reported = newFindings(ws, verified.result, edits, verified.files, others);
+  if (reported)
+    return fail(`the rewrite would be reported by ${reported.ruleId} (${firstSentence(reported.message)}); dropped`);
   return { finding, rule, edits, files: verified.files, notes: result.notes ?? [], result: verified.result };
 }
+
+/**
+ * The first finding of `rules` that starts in text this change wrote and that was not reported before
+ * it: rewrites must not be reported by any rule (a rescan agrees with the session).
+ */
+function newFindings(before: Workspace, after: Workspace, edits: Edit[], files: ChangedFile[], rules: ActiveRule[]): Finding | undefined {
+  if (!rules.length) return undefined;
+  const id = (f: Finding) => `${f.ruleId}\u0000${f.key}`;
+  for (const changed of files) {
+    const old = before.file(changed.path);
+    const written = writtenRanges(edits.filter((e) => e.file === changed.path), old ? dominantEol(old.text) : '\n');
+    const inWritten = (f: Finding) => written.some((r) => f.start < Math.max(r.end, r.start + 1) && r.start <= f.start);
+    const known = new Set(old ? detectFile(before, old, rules).findings.map(id) : []);
+    const fresh = detectFile(after, after.file(changed.path)!, rules).findings.find((f) => inWritten(f) && !known.has(id(f)));
+    if (fresh) return fresh;
+  }
+  return undefined;
+}
+
+const firstSentence = (message: string) => message.split(/(?<=\.)\s/)[0].replace(/\.$/, '');
 
 /**
  * The checks every rewrite passes before anyone may apply it: each new text re-parses without
@@ -216,6 +259,8 @@ export interface SessionResult {
   problems: RuleProblem[];
   /** Findings silenced by suppression comments, at the start of the session. */
   suppressed: SuppressedFinding[];
+  /** What a rescan of the final texts reports: the session's "findings left". */
+  left: Finding[];
   quit: boolean;
 }
 
@@ -246,6 +291,7 @@ export async function runFixSession(
     detectOnly: [],
     problems,
     suppressed: initial.suppressed,
+    left: [],
     quit: false,
   };
   for (const f of initial.findings) if (!f.fixable) (session.detectOnly.push(f), decided.add(id(f)));
@@ -254,7 +300,7 @@ export async function runFixSession(
   for (let pending = pendingFindings(); pending.length; pending = pendingFindings()) {
     const finding = pending.sort(byPosition)[0];
     decided.add(id(finding));
-    const proposal = proposeFix(ws, finding, ruleById.get(finding.ruleId)!);
+    const proposal = proposeFix(ws, finding, ruleById.get(finding.ruleId)!, rules);
     if (!isChange(proposal)) {
       if (proposal.declined) session.detectOnly.push({ ...finding, message: `${finding.message} (not rewritten: ${proposal.reason})` });
       else session.failed.push(proposal);
@@ -283,6 +329,8 @@ export async function runFixSession(
     }
   }
   session.workspace = ws;
+  // Cross-module facts may have changed in files no change touched: count what a rescan would report.
+  session.left = ws === start ? initial.findings : detectAll(ws, rules).findings;
   return session;
 }
 
@@ -294,8 +342,8 @@ function settled(change: Change): SessionChange {
   return { ...rest, finding: { ...rest.finding, data: undefined } };
 }
 
-/** Findings with 1-based line/column ranges, for reporters. */
-export interface LocatedFinding extends Finding {
+/** A range with 1-based lines and columns, relative path, for reporters. */
+export interface LocatedRange {
   relPath: string;
   line: number;
   column: number;
@@ -303,10 +351,22 @@ export interface LocatedFinding extends Finding {
   endColumn: number;
 }
 
+/** Findings with 1-based line/column ranges, for reporters; related locations located the same way. */
+export interface LocatedFinding extends Finding, LocatedRange {
+  relatedLocated: Array<LocatedRange & { file: string; start: number; end: number; message: string }>;
+}
+
 export function locate(ws: Workspace, finding: Finding): LocatedFinding {
-  const file = ws.file(finding.file);
-  const text = file?.text ?? '';
-  const start = positionOf(text, finding.start);
-  const end = positionOf(text, finding.end);
-  return { ...finding, relPath: file?.relPath ?? finding.file, line: start.line, column: start.column, endLine: end.line, endColumn: end.column };
+  const range = (file: string, startOffset: number, endOffset: number): LocatedRange => {
+    const model = ws.file(file);
+    const text = model?.text ?? '';
+    const start = positionOf(text, startOffset);
+    const end = positionOf(text, endOffset);
+    return { relPath: model?.relPath ?? file, line: start.line, column: start.column, endLine: end.line, endColumn: end.column };
+  };
+  return {
+    ...finding,
+    ...range(finding.file, finding.start, finding.end),
+    relatedLocated: (finding.related ?? []).map((r) => ({ ...r, ...range(r.file, r.start, r.end) })),
+  };
 }

@@ -79,7 +79,7 @@ describe('choices', () => {
     // Old and new line numbers beside the diff.
     expect(s.out).toMatch(/^ {3}8 {6}- {6}\{DynamicSupervisor, name: MyApp\.Sessions/m);
     expect(s.out).toMatch(/^ {8}8 \+ {6}\{DynamicSupervisor, name: MyApp\.Sessions.*max_children: 1000\}/m);
-    expect(s.err).toContain('1 change applied in 1 file; 2 skipped.');
+    expect(s.err).toContain('1 change applied in 1 file; 2 skipped; 2 findings left (`otpfix scan` lists them).');
   });
 
   it('all in this file: applies the rest of that file without asking', async () => {
@@ -88,7 +88,7 @@ describe('choices', () => {
     expect(p.file('lib/app.ex')).toBe(APP);
     expect(p.file('lib/pool.ex')).toContain(POOL_DS_FIXED);
     expect(p.file('lib/pool.ex')).toContain(POOL_TASK_FIXED);
-    expect(s.err).toContain('2 changes applied in 1 file (1 by an "all" choice); 1 skipped.');
+    expect(s.err).toContain('2 changes applied in 1 file (1 by an "all" choice); 1 skipped; 1 finding left (`otpfix scan` lists them).');
   });
 
   it('all of this rule and all: apply every later change', async () => {
@@ -108,7 +108,7 @@ describe('choices', () => {
     expect(p.file('lib/app.ex')).toContain(APP_FIXED);
     expect(p.file('lib/pool.ex')).toBe(POOL);
     expect(s.err).toContain('fixed lib/app.ex');
-    expect(s.err).toMatch(/1 change applied in 1 file; stopped at your request/);
+    expect(s.err).toMatch(/1 change applied in 1 file; \d+ findings? left \(`otpfix scan` lists them\); stopped at your request/);
   });
 
   it('explain: prints the full explanation and asks again about the same change', async () => {

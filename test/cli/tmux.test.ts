@@ -112,7 +112,7 @@ describe.skipIf(!hasTmux)('a real terminal (tmux)', () => {
     expect(text).toContain('EXIT=0');
     expect(text).toContain('fixed lib/app.ex');
     expect(text).toMatch(
-      /1 change applied in 1 file \(1 edited by you\); 1 skipped; 1 edit failed verification \(asked again\); stopped at your\s+request/,
+      /1 change applied in 1 file \(1 edited by you\); 1 skipped; 1 edit failed verification \(asked again\);\s+\d+\s+findings?\s+left\s+\(`otpfix\s+scan`\s+lists\s+them\);\s+stopped\s+at\s+your\s+request/,
     );
     expect(p.file('lib/app.ex')).toBe(APP.replace('strategy: :one_for_one}', 'strategy: :one_for_one, max_children: 64}'));
     expect(p.file('lib/pool.ex')).toBe(POOL);

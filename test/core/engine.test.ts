@@ -31,7 +31,25 @@ function todoRule(fix: (f: { start: number; end: number; file: string }) => Edit
         .map((n) => finding(t, file.path, { node: n, message: 'todo', key: `todo@${n.startPosition.row}`, fixable: true })),
     fix: (f) => ({ edits: fix(f) }),
   };
-  return { transform: t, options: {}, severity: 'low' };
+  return { transform: t, options: {}, severity: 'low', nonProduction: 'info' };
+}
+
+/** A detect-only test rule reporting every `:<name>` atom. */
+function atomRule(name: string): ActiveRule {
+  const t: AnyTransform = {
+    id: name,
+    title: name,
+    severity: 'low',
+    fixSafety: 'none',
+    explanation: '',
+    options: {},
+    detect: ({ file }) =>
+      file.tree.rootNode
+        .descendantsOfType('atom')
+        .filter((n) => n.text === `:${name}`)
+        .map((n) => finding(t, file.path, { node: n, message: name, key: `${name}@${n.startPosition.row}`, fixable: false })),
+  };
+  return { transform: t, options: {}, severity: 'low', nonProduction: 'info' };
 }
 
 async function load(files: Record<string, string>) {
@@ -88,6 +106,31 @@ describe('verification', () => {
     ]);
     const change = proposeFix(p.workspace, detectAll(p.workspace, [rule]).findings[0], rule);
     expect(!isChange(change) && change.reason).toMatch(/overlap/);
+  });
+
+  it('drops a rewrite that another rule would report in the code it wrote', async () => {
+    const p = await load({ 'a.ex': 'x = :todo\ny = :other\n' });
+    const todo = todoRule((f) => [{ file: f.file, start: f.start, end: f.end, text: ':wip' }]);
+    const wip = atomRule('wip');
+    const rules = [todo, wip, atomRule('other')];
+    const f = detectAll(p.workspace, [todo]).findings[0];
+    const change = proposeFix(p.workspace, f, todo, rules);
+    expect(!isChange(change) && change.reason).toBe('the rewrite would be reported by wip (wip); dropped');
+    // Findings that were there before, outside the written text, do not block the rewrite.
+    const clean = todoRule((g) => [{ file: g.file, start: g.start, end: g.end, text: ':done' }]);
+    expect(isChange(proposeFix(p.workspace, f, clean, rules))).toBe(true);
+  });
+
+  it('counts as left what a rescan of the final texts reports', async () => {
+    const p = await load({ 'a.ex': 'x = :todo\ny = :todo\nz = :other\n' });
+    const todo = todoRule((f) => [{ file: f.file, start: f.start, end: f.end, text: ':done' }]);
+    const rules = [todo, atomRule('other')];
+    let asked = 0;
+    const session = await runFixSession(p.workspace, rules, { decide: () => (asked++ ? 'no' : 'yes') });
+    expect(session.applied).toHaveLength(1);
+    const rescan = detectAll(session.workspace, rules).findings.map((f) => f.key).sort();
+    expect(session.left.map((f) => f.key).sort()).toEqual(rescan);
+    expect(rescan).toEqual(['other@2', 'todo@1']);
   });
 
   it('computes each change on the result of the ones accepted before it', async () => {

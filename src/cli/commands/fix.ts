@@ -146,7 +146,7 @@ function summary(session: FixRun, fileCount: number, preview: boolean, c: Colors
   if (session.rejected.length) parts.push(`${session.rejected.length} skipped`);
   if (session.failed.length) parts.push(c.yellow(`${session.failed.length} failed verification (dropped)`));
   if (stats?.editFailures) parts.push(c.yellow(`${plural(stats.editFailures, 'edit')} failed verification (asked again)`));
-  if (session.detectOnly.length) parts.push(`${plural(session.detectOnly.length, 'finding')} left to fix by hand (see \`otpfix scan\`)`);
+  if (session.left.length) parts.push(`${plural(session.left.length, 'finding')} left (\`otpfix scan\` lists them)`);
   if (session.suppressed.length) parts.push(`${session.suppressed.length} suppressed by comments`);
   if (session.quit) parts.push('stopped at your request; later changes were not looked at');
   const lines = [parts.join('; ') + '.'];

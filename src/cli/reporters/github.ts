@@ -43,7 +43,9 @@ export function githubReport(result: ScanResult): string {
         endColumn: f.endLine === f.line ? f.endColumn : undefined,
         title: `otpfix ${f.ruleId}: ${titles.get(f.ruleId) ?? ''}`.trim(),
       },
-      f.message + (f.fixable ? ' (fixable: otpfix fix)' : ''),
+      f.message +
+        (f.relatedLocated.length ? ` Also at: ${f.relatedLocated.map((r) => `${posix(r.relPath)}:${r.line}`).join(', ')}.` : '') +
+        (f.fixable ? ' (fixable: otpfix fix)' : ''),
     ),
   );
   for (const n of result.notices)

@@ -14,6 +14,18 @@ export function jsonReport(result: ScanResult): string {
     endColumn: f.endColumn,
     message: f.message,
     fixable: f.fixable,
+    ...(f.relatedLocated.length
+      ? {
+          related: f.relatedLocated.map((r) => ({
+            file: r.relPath,
+            line: r.line,
+            column: r.column,
+            endLine: r.endLine,
+            endColumn: r.endColumn,
+            message: r.message,
+          })),
+        }
+      : {}),
   }));
   const summary = {
     files: result.statuses.filter((s) => s.status === 'ok').length,

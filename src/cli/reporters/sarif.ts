@@ -91,6 +91,15 @@ export function sarifLog(input: SarifInput): Sarif.Log {
       level: LEVEL[f.severity],
       message: { text: f.message },
       locations: [location(f.relPath, regionOf(text, f.start, f.end))],
+      ...(f.relatedLocated.length
+        ? {
+            relatedLocations: f.relatedLocated.map((r, id) => ({
+              id,
+              ...location(r.relPath, regionOf(result.workspace.file(r.file)?.text ?? '', r.start, r.end)),
+              message: { text: r.message },
+            })),
+          }
+        : {}),
       // Stable across runs and line shifts: the rule's own offset-free key.
       partialFingerprints: { 'otpfixKey/v1': createHash('sha256').update(`${f.ruleId}\0${f.relPath}\0${f.key}`).digest('hex') },
       properties: { severity: f.severity, fixable: f.fixable },

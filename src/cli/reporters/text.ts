@@ -19,6 +19,10 @@ export function textReport(result: ScanResult, c: Colors, options: { quiet?: boo
       const loc = `${f.line}:${f.column}`.padEnd(8);
       lines.push(`  ${c.dim(loc)}${paint(c, f.severity, f.severity.padEnd(7))}${c.bold(f.ruleId)}${f.fixable ? c.green('  (fixable)') : c.dim('  (detect only)')}`);
       lines.push(...wrap(f.message, 96).map((l) => `          ${l}`));
+      for (const r of f.relatedLocated) {
+        const where = r.relPath === f.relPath ? `${r.line}:${r.column}` : `${r.relPath}:${r.line}:${r.column}`;
+        lines.push(...wrap(`${c.dim('also')} ${where} ${r.message}`, 96).map((l) => `            ${l}`));
+      }
     }
     lines.push('');
   }

@@ -12,6 +12,7 @@ import { findConfigFile, loadConfig, activeRules, type ActiveRule, type Config }
 import { detectAll, type Change, type SessionChange, type SessionHooks, type SessionResult } from '../../core/engine.js';
 import { errorMessage, ioError, usageError } from '../../core/errors.js';
 import { positionOf } from '../../core/position.js';
+import type { NonProductionMode } from '../../core/roles.js';
 import { transforms } from '../../transforms/index.js';
 import { branchExists, exec, isValidBranchName, openRepo, which, type Git, type RepoState, Scratch } from './git.js';
 import { commitMessage, prBody, prTitle, type BranchReport, type ChangeItem, type Grouping, type LeftItem, type RuleInfo } from './pr-text.js';
@@ -23,6 +24,8 @@ export interface PrOptions {
   /** Paths to analyse, relative to `cwd` (default: the config's include list, or `.`). */
   paths: string[];
   rules?: string[];
+  /** `--non-production`: how findings in tests, examples, benchmarks and docs are treated. */
+  nonProduction?: NonProductionMode;
   configFile?: string;
   group: Grouping;
   branchPrefix: string;
@@ -99,7 +102,7 @@ export async function createPrBranches(cwd: string, options: PrOptions, log: PrL
   if (options.openPr && !options.push) throw usageError('--open-pr needs the branches on a remote', 'Pass --push <remote> as well.');
 
   const config: Config = loadConfig(options.configFile ? path.resolve(cwd, options.configFile) : findConfigFile(cwd));
-  const selected = activeRules(transforms, config, { only: options.rules }).map((r) => r.transform.id);
+  const selected = activeRules(transforms, config, { only: options.rules, nonProduction: options.nonProduction }).map((r) => r.transform.id);
   const relCwd = path.relative(repo.root, realpathSync(cwd));
   const paths = options.paths.map((p) => path.relative(cwd, path.resolve(cwd, p)) || '.');
   for (const p of paths)
@@ -172,7 +175,7 @@ async function inWorktree<T>(ctx: Ctx, fn: (wt: Git, cwd: string) => Promise<T>)
 
 async function load(ctx: Ctx, cwd: string, rules: string[]): Promise<Prepared> {
   try {
-    return await prepare({ paths: ctx.paths, cwd, config: ctx.config, rules });
+    return await prepare({ paths: ctx.paths, cwd, config: ctx.config, rules, nonProduction: ctx.options.nonProduction });
   } catch (err) {
     // A path that exists in the work tree but not in HEAD would otherwise read as a typo.
     if (err instanceof Error && /^path does not exist/.test(err.message))
