@@ -1,0 +1,11 @@
+defmodule Poller.MixProject do
+  use Mix.Project
+
+  def project do
+    [app: :poller, version: "0.1.0", elixir: "~> 1.14", deps: []]
+  end
+
+  def application do
+    [extra_applications: [:logger], mod: {Poller.Application, []}]
+  end
+end
