@@ -7,11 +7,11 @@ import {
   validatePatterns,
   type BlockingCall,
 } from '../core/model/blocking.js';
-import type { Clause, FileModel, FunctionDef, ModuleDef } from '../core/model/module.js';
+import { localTarget, siteName, type Clause, type FileModel, type FunctionDef, type ModuleDef } from '../core/model/module.js';
 import { isRaise, tailsOf, tupleItems, tupleTag } from '../core/model/returns.js';
 import { freeVariables, boundVariables, patternVariables } from '../core/model/vars.js';
 import type { SyntaxNode } from '../core/parse.js';
-import { binaryOperator, codeChildren, indentAt, lineStart } from '../core/query.js';
+import { binaryOperator, callIdentifier, codeChildren, descendants, indentAt, lineStart } from '../core/query.js';
 import {
   INDENT,
   LINE_LENGTH,
@@ -53,6 +53,8 @@ const rule: Transform<Options> = {
   severity: 'medium',
   seedRef: '5.2',
   fixSafety: 'review',
+  risks:
+    'A crash of the moved work (a failed match on its result, a helper that raises) no longer fails start_link: the process starts, crashes in handle_continue/2 and is restarted by its supervisor. Check that no caller relies on start_link failing when that work fails, and that code run between start_link returning and the work finishing (sibling children, the caller of start_link) only sends messages to the process (they queue) rather than reading what the work sets up (files, tables, other processes).',
   options: {
     calls: {
       type: 'string[]',
@@ -72,13 +74,24 @@ Return at once with \`{:ok, state, {:continue, term}}\` and do the slow part in 
 The continuation runs in the new process right after \`init/1\`, **before any message** in its mailbox,
 so no call ever sees the half-initialised state.
 
-**What changes (review it):** a failure in the moved work no longer makes \`start_link\` return
-\`{:error, reason}\`; the process starts, then crashes or stops in \`handle_continue/2\` and its
-supervisor restarts it (within its restart intensity). \`{:stop, reason}\` becomes
-\`{:stop, reason, state}\`. If nothing may be served before the work is done, this is still what you
-want: callers queue until it finishes. The fix carries the variables the moved code needs in the
-continue term; when the final state is built fresh from the slow results, \`init/1\` returns \`nil\`
-as a placeholder that only \`terminate/2\` could ever see.
+**What stays in init/1.** Everything before the first wait (option checks, \`Keyword.fetch!\`,
+\`Process.flag(:trap_exit, true)\`) stays, so bad options still make \`start_link\` return
+\`{:error, reason}\`. The fix is refused, and the message says why, when the code after the wait
+decides whether start succeeds: a \`{:stop, reason}\` or \`:ignore\` return, a \`raise\`/\`exit\`/\`throw\`,
+a \`with\` without \`else\` whose unmatched value becomes init/1's return (a fail-fast boot: the store
+is down, the protocol is wrong); when it registers or subscribes the process (\`Registry.register\`,
+\`:global\`, \`PubSub.subscribe\`, a named ETS table, \`:persistent_term\`), which others could look
+for as soon as \`start_link\` returns; or when the state until the work is done would be a \`nil\`
+placeholder that \`terminate/2\` or \`format_status\` reads.
+
+**What changes (review it):** a crash of the moved work itself (a \`{:ok, conn} = connect(...)\`
+that does not match, a helper that raises) no longer makes \`start_link\` return \`{:error, reason}\`;
+the process starts, then crashes in \`handle_continue/2\` and its supervisor restarts it (within its
+restart intensity). If nothing may be served before the work is done, this is still what you want:
+callers queue until it finishes. The fix carries the variables the moved code needs in the continue
+term; when the final state is built fresh from the slow results, \`init/1\` returns \`nil\` as a
+placeholder that no callback reads (only \`terminate/2\` could see it, and the fix is refused when it
+reads its state).
 
 Before:
 \`\`\`elixir
@@ -185,9 +198,10 @@ function planFor(file: FileModel, mod: ModuleDef, init: FunctionDef, clause: Cla
 
   const tails = tailsOf(moved);
   if (!tails.complete) return 'some path through init/1 returns a value this rule cannot see (an `if` without `else`)';
+  const decides = startDecision(mod, clause, moved, tails.nodes);
+  if (decides) return decides;
   const tailEdits: Plan['tailEdits'] = [];
   const okStates: SyntaxNode[] = [];
-  const stops: SyntaxNode[] = [];
   for (const tail of tails.nodes) {
     if (isRaise(tail)) continue;
     const tag = tupleTag(tail);
@@ -195,8 +209,7 @@ function planFor(file: FileModel, mod: ModuleDef, init: FunctionDef, clause: Cla
     if (tag === 'ok' && items && items.length >= 2 && items.length <= 3) {
       tailEdits.push(retuple(file, tail, [':noreply', ...items.slice(1).map((i) => i.text)], clause.oneLiner));
       okStates.push(items[1]);
-    } else if (tag === 'stop' && items?.length === 2) stops.push(tail);
-    else if (tail.type === 'atom' && tail.text === ':ignore') return 'init/1 returns :ignore on a path that would run after start';
+    } else if (tail.type === 'atom' && tail.text === ':ignore') return 'init/1 returns :ignore on a path that would run after start';
     else return `init/1 returns \`${tail.text.split('\n')[0].slice(0, 40)}\`, which this rule cannot turn into a handle_continue/2 return`;
   }
   if (!okStates.length) return 'no path through the moved code returns {:ok, state}';
@@ -214,9 +227,13 @@ function planFor(file: FileModel, mod: ModuleDef, init: FunctionDef, clause: Cla
     const taken = new Set([...free, ...boundVariables(moved), ...outer]);
     const name = ['state', 'init_state', 'pending_state'].find((n) => !taken.has(n) && !taken.has(`_${n}`));
     if (!name) return 'no free name for the state parameter';
-    stateParam = stops.length ? name : `_${name}`;
+    stateParam = `_${name}`;
   }
-  for (const stop of stops) tailEdits.push(retuple(file, stop, [...tupleItems(stop)!.map((i) => i.text), stateParam], clause.oneLiner));
+  if (initState === 'nil') {
+    const reader = nilStateReader(mod);
+    if (reader)
+      return `${reader} reads the state, and until handle_continue/2 has built it the state would be a placeholder \`nil\` (${reader} gets it if the moved work crashes). By hand: give init/1 a real initial state (the fields the work fills set to nil or empty) and let handle_continue/2 update it`;
+  }
   const carried = [...free].filter((v) => outer.has(v) && v !== stateParam);
   let moveStart = clause.oneLiner ? moved[0].startIndex : lineStart(file.text, moved[0].startIndex);
   if (!clause.oneLiner)
@@ -226,6 +243,82 @@ function planFor(file: FileModel, mod: ModuleDef, init: FunctionDef, clause: Cla
       moveStart = lineStart(file.text, prev.startIndex);
     }
   return { mod, clause, moveStart, moveEnd: moved[moved.length - 1].endIndex, moved, tailEdits, initState, stateParam, carried };
+}
+
+const FAILING = new Set(['raise', 'reraise', 'exit', 'throw']);
+
+/**
+ * Calls that make the process findable or subscribed (a name, a named table, a topic, a handler):
+ * in handle_continue/2 they would happen after start_link returns, so for a while others would not
+ * find the process, its table, or would publish to a topic it has not joined yet.
+ */
+const PUBLISHING =
+  /^(Registry\.register|:global\.(register_name|re_register_name)|Process\.register|:erlang\.register|:pg2?\.join|[\w.]*PubSub\.subscribe|:persistent_term\.put|Application\.put_env|:telemetry\.attach(_many)?|:syn\.(register|join)|:net_kernel\.monitor_nodes)$/;
+
+const BY_HAND =
+  'By hand: keep in init/1 what decides whether start succeeds (option checks, registration) and move only the waiting to handle_continue/2; if the boot must fail when the waiting work fails, leave it in init/1 and bound it with a timeout';
+
+/**
+ * Why the moved code cannot leave init/1: it decides whether start succeeds (a `{:stop, _}`, a raise,
+ * a `with` whose unmatched value becomes init/1's return), or it publishes the process (a name, a
+ * named table, a subscription) that others may look for as soon as start_link returns.
+ */
+function startDecision(mod: ModuleDef, clause: Clause, moved: SyntaxNode[], tails: SyntaxNode[]): string | undefined {
+  const line = (n: SyntaxNode) => n.startPosition.row + 1;
+  const failFast = (what: string) =>
+    `${what}: whether start succeeds depends on the work after the wait (a fail-fast start). Moved to handle_continue/2, start_link would return {:ok, pid} and the process stop later, so bad options or a failed dependency would no longer fail the start its supervisor and the boot see. ${BY_HAND}`;
+  for (const tail of tails) {
+    if (tupleTag(tail) === 'stop') return failFast(`init/1 returns \`${tail.text.split('\n')[0].slice(0, 40)}\` at line ${line(tail)}`);
+    const open = openWith(tail, moved);
+    if (open) return failFast(`the \`with\` at line ${line(open)} has no \`else\`, so a value it does not match becomes init/1's return (a failed start)`);
+  }
+  for (const stmt of moved)
+    for (const node of descendants(stmt, ['call']))
+      if (FAILING.has(callIdentifier(node) ?? '')) return failFast(`init/1 calls \`${callIdentifier(node)}\` at line ${line(node)}`);
+  const from = moved[0].startIndex;
+  const to = moved[moved.length - 1].endIndex;
+  const pub = publishing(mod, clause.calls.filter((s) => s.node.startIndex >= from && s.node.endIndex <= to), new Set(), 0);
+  if (pub)
+    return `${pub} after the wait makes the process findable or subscribed; in handle_continue/2 it would happen after start_link returns, so others could miss the process or what it subscribes to. ${BY_HAND}`;
+  return undefined;
+}
+
+/** The `with` without `else` (inside the moved code) whose body holds this tail: its unmatched value is returned too. */
+function openWith(tail: SyntaxNode, moved: SyntaxNode[]): SyntaxNode | undefined {
+  for (let node: SyntaxNode | null = tail.parent; node; node = node.parent) {
+    if (callIdentifier(node) === 'with') {
+      const block = node.namedChildren.find((c) => c.type === 'do_block');
+      const hasElse = block ? block.namedChildren.some((c) => c.type === 'else_block') : /\belse:/.test(node.text);
+      if (!hasElse) return node;
+    }
+    if (moved.some((m) => m.id === node!.id)) break;
+  }
+  return undefined;
+}
+
+function publishing(mod: ModuleDef, sites: Clause['calls'], seen: Set<FunctionDef>, depth: number): string | undefined {
+  for (const site of sites) {
+    if (site.capture || site.spawned) continue;
+    const name = siteName(site);
+    const at = `\`${name}\` at line ${site.node.startPosition.row + 1}`;
+    if (PUBLISHING.test(name)) return at;
+    if (name === ':ets.new' && /named_table/.test(site.args[1]?.text ?? '')) return `${at} (a named table)`;
+    const callee = depth < 3 ? localTarget(site, mod) : undefined;
+    if (!callee || seen.has(callee)) continue;
+    seen.add(callee);
+    const inner = publishing(mod, callee.clauses.flatMap((c) => c.calls), seen, depth + 1);
+    if (inner) return `${inner} (in ${callee.name}/${callee.arity})`;
+  }
+  return undefined;
+}
+
+/** A callback other than handle_continue/2 that can receive the interim state and reads it. */
+function nilStateReader(mod: ModuleDef): string | undefined {
+  for (const [key, index] of [['terminate/2', 1], ['format_status/2', 1], ['format_status/1', 0]] as const) {
+    const fn = mod.functions.get(key);
+    if (fn?.clauses.some((c) => c.params[index] && !/^_\w*$/.test(c.params[index].text))) return key;
+  }
+  return undefined;
 }
 
 /**

@@ -5,11 +5,12 @@ import {
   siteName,
   uniqueFunctions,
   type Clause,
+  type FunctionDef,
   type ModuleDef,
 } from '../core/model/module.js';
 import type { ProjectIndex } from '../core/model/project.js';
 import type { SyntaxNode } from '../core/parse.js';
-import { binaryOperator, codeChildren, descendants, keywordPairs, pipedInto } from '../core/query.js';
+import { binaryOperator, callIdentifier, codeChildren, descendants, doBlock, keywordPairs, pipedInto } from '../core/query.js';
 import { addKeywordLaidOut, breakLongOneLiner, insertPipeStep, keywordPutNew, replaceNode } from '../core/rewrite.js';
 import type { Severity, Transform } from '../core/types.js';
 
@@ -36,8 +37,8 @@ interface Site {
 }
 
 const CRASHING_CALLS: Record<string, string> = {
-  'Task.Supervisor.async': 'raises a MatchError inside Task.Supervisor.async/2 at the limit',
-  'Task.Supervisor.async_nolink': 'raises a MatchError inside Task.Supervisor.async_nolink/2 at the limit',
+  'Task.Supervisor.async': 'Task.Supervisor.async/2 raises at the limit',
+  'Task.Supervisor.async_nolink': 'Task.Supervisor.async_nolink/2 raises at the limit',
 };
 const START_CHILD = new Set(['DynamicSupervisor.start_child', 'Task.Supervisor.start_child']);
 
@@ -56,7 +57,7 @@ const rule: Transform<Options> = {
       validate: (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive integer'),
     },
   },
-  risks: `Once the limit is reached, \`start_child\` returns \`{:error, :max_children}\` (and \`Task.Supervisor.async/async_nolink\` raise) where it used to start one more child. Call sites that match only \`{:ok, pid}\` crash with a MatchError: handle the error there (shed, queue or retry later), and size the limit from what each child holds.`,
+  risks: `Once the limit is reached, \`start_child\` returns \`{:error, :max_children}\` where it used to start one more child. The fix is offered only when every start site otpfix finds handles \`{:error, _}\`: check that those error paths are right for a full supervisor (shed, queue or retry later rather than report a bug), that no start site is hidden from otpfix (a name passed in a variable, code outside the scanned paths), and that the limit (the maxChildren option) fits what each child holds.`,
   explanation: `
 A \`DynamicSupervisor\` or \`Task.Supervisor\` starts a child for every \`start_child\` (or every
 \`Task.Supervisor.async*\`) without limit unless it is given \`:max_children\`. Under load or a retry
@@ -72,9 +73,17 @@ that does \`use DynamicSupervisor\`, in \`DynamicSupervisor.init/1\` inside its 
 (\`start_link/3\`'s options are only for \`:name\`). Options held in a variable get
 \`Keyword.put_new(opts, :max_children, n)\`, which keeps a limit the caller already passes.
 
-**Review the call sites.** Code that does \`{:ok, pid} = DynamicSupervisor.start_child(...)\` crashes
-with a MatchError at the limit, and so does \`Task.Supervisor.async/async_nolink\`. The finding lists
-the call sites it can see; handle \`{:error, :max_children}\` there.
+**When it is fixed.** A limit turns one more start into \`{:error, :max_children}\`, so the fix is
+offered only when otpfix sees every place in the project that starts children under the supervisor
+(by its name: \`DynamicSupervisor.start_child\`, \`Task.Supervisor.start_child/async/async_nolink/
+async_stream\`, and helpers that return the result, followed to their callers) and each one handles
+the error (a \`case\` or \`with ... else\` clause that takes \`{:error, _}\` without raising). Otherwise
+the finding stays detect-only and names the sites that would break: \`{:ok, pid} = start_child(...)\`
+(a MatchError), a result that is ignored (the refused work is silently lost), \`Task.Supervisor.async\`,
+\`async_nolink\` and \`async_stream\` (they raise at the limit), an unnamed supervisor or one whose
+children are started where otpfix cannot see. A supervisor whose only children are started once in
+\`init/1\` or \`Application.start/2\` (a fixed set) is not reported. The limit is the \`maxChildren\`
+option (default 1000): size it from what each child holds.
 
 Before:
 \`\`\`elixir
@@ -86,26 +95,33 @@ children = [{DynamicSupervisor, name: MyApp.WorkerSup, strategy: :one_for_one, m
 \`\`\`
 `,
 
-  detect({ file, project }) {
+  detect({ file, project, options }) {
     // Cheap text test first: both names survive any alias (`alias Task.Supervisor, as: TS`).
     if (!/DynamicSupervisor|Task\.Supervisor/.test(file.text)) return [];
     return file.modules.flatMap((mod) =>
       sitesIn(mod)
         .filter((s) => !hasLimit(s))
-        .map((site) =>
-          finding(rule, file.path, {
-            node: site.node,
-            key: `${mod.name}:${site.how}:${site.supervisor}:${site.name ?? ordinal(mod, site)}`,
-            fixable: true,
-            severity: severityOf(site, project),
-            message: message(site, project),
-            data: site,
-          }),
-        ),
+        .flatMap((site) => {
+          const starts = site.name ? startSites(project).filter((c) => c.supervisorName === site.name) : [];
+          // A fixed set of children started once at boot is not a pile-up.
+          if (starts.length && starts.every((c) => c.boot)) return [];
+          const refusal = refusalOf(site, starts);
+          return [
+            finding(rule, file.path, {
+              node: site.node,
+              key: `${mod.name}:${site.how}:${site.supervisor}:${site.name ?? ordinal(mod, site)}`,
+              fixable: !refusal,
+              severity: severityOf(site, starts),
+              message: message(site, starts, refusal, options.maxChildren),
+              data: refusal ?? site,
+            }),
+          ];
+        }),
     );
   },
 
   fix(f, { file, options }) {
+    if (typeof f.data === 'string') return { skip: f.data };
     const site = f.data as Site;
     const limit = String(options.maxChildren);
     if (site.emptyArgs) return { edits: [replaceNode(file, site.emptyArgs, `(max_children: ${limit})`)] };
@@ -148,7 +164,7 @@ function sitesIn(mod: ModuleDef): Site[] {
         const items = codeChildren(node);
         if (node.type === 'tuple') {
           const supervisor = supervisorOf(items[0], mod);
-          if (supervisor && items.length === 2)
+          if (supervisor && items.length === 2 && !['atom', 'quoted_atom', 'string', 'integer', 'boolean', 'nil'].includes(items[1].type))
             sites.push({ node, supervisor, how: 'child spec', opts: items[1], name: nameIn(items[1], mod), clause });
         } else
           for (const item of items)
@@ -216,13 +232,15 @@ function ordinal(mod: ModuleDef, site: Site): number {
 interface StartSite {
   supervisorName: string;
   where: string;
-  /** Why this call site crashes once the limit is reached; undefined when it handles the error. */
+  /** Why this call site does not cope with `{:error, :max_children}`; undefined when it handles it. */
   crash?: string;
+  /** In init/1 or Application.start/2 and outside any loop: a fixed set of children started at boot. */
+  boot: boolean;
 }
 
 const STARTING_CALLS = new Set([...START_CHILD, ...Object.keys(CRASHING_CALLS), 'Task.Supervisor.async_stream', 'Task.Supervisor.async_stream_nolink']);
 
-/** Every call, project-wide, that starts a child under a named supervisor, and whether it would crash at the limit. */
+/** Every call, project-wide, that starts a child under a named supervisor, and whether it copes with the limit. */
 function startSites(project: ProjectIndex): StartSite[] {
   return project.perFile('supervisor-max-children:start-sites', (file) => {
     const found: StartSite[] = [];
@@ -235,35 +253,173 @@ function startSites(project: ProjectIndex): StartSite[] {
             if (site.capture || !STARTING_CALLS.has(name)) continue;
             const supervisorName = literalAtom(site.args[0], mod);
             if (!supervisorName) continue;
-            const crash = CRASHING_CALLS[name] ?? (START_CHILD.has(name) && matchesOkOnly(site.node) ? 'matches only {:ok, _}' : undefined);
-            found.push({ supervisorName, where: where(file.relPath, site.node), crash });
+            const crash =
+              CRASHING_CALLS[name] ??
+              (name.includes('async_stream') ? 'raises inside the stream at the limit' : resultHandling(site.node, clause, project, 0));
+            found.push({ supervisorName, where: where(file.relPath, site.node), crash, boot: bootOnly(site.node, clause) });
           }
     return found;
   }).flat();
 }
 
-/** `{:ok, pid} = start_child(...)`: a MatchError on `{:error, :max_children}`. */
-function matchesOkOnly(call: SyntaxNode): boolean {
-  let expr = call;
-  while (expr.parent && binaryOperator(expr.parent) === '|>') expr = expr.parent;
-  const parent = expr.parent;
-  if (!parent || binaryOperator(parent) !== '=' || parent.childForFieldName('right')?.id !== expr.id) return false;
-  const left = parent.childForFieldName('left');
-  return left?.type === 'tuple' && codeChildren(left)[0]?.text === ':ok';
+/** A start made once at boot: directly in init/1 or start/2, not in a loop or a fn. */
+function bootOnly(call: SyntaxNode, clause: Clause): boolean {
+  const { name, arity, module } = clause.fn;
+  const boot =
+    (name === 'start' && arity === 2 && module.kinds.has('application')) || (name === 'init' && arity === 1 && clause.fn.isCallback);
+  if (!boot) return false;
+  for (let n = call.parent; n && n.id !== clause.body?.id; n = n.parent)
+    if (n.type === 'anonymous_function' || callIdentifier(n) === 'for') return false;
+  return true;
+}
+
+const FAILING = new Set(['raise', 'reraise', 'exit', 'throw']);
+
+/** A pattern that takes `{:error, :max_children}`: `_`, a variable, `{:error, _}`, `{:error, :max_children}`. */
+function takesError(pattern: SyntaxNode | undefined): boolean {
+  if (!pattern) return false;
+  if (binaryOperator(pattern) === 'when') return false;
+  if (binaryOperator(pattern) === '=') return takesError(pattern.childForFieldName('left') ?? undefined) || takesError(pattern.childForFieldName('right') ?? undefined);
+  if (pattern.type === 'identifier') return true;
+  const items = pattern.type === 'tuple' ? codeChildren(pattern) : undefined;
+  if (!items || items.length !== 2 || items[0].text !== ':error') return false;
+  return items[1].type === 'identifier' || items[1].text === ':max_children';
+}
+
+/** Clauses of a `case`/`else` that take `{:error, :max_children}` without raising. */
+function handlesError(clauses: SyntaxNode[]): boolean {
+  return clauses.some((c) => {
+    const left = c.childForFieldName('left');
+    const pattern = left ? codeChildren(left)[0] : undefined;
+    if (!takesError(pattern)) return false;
+    const right = c.childForFieldName('right');
+    return !right || ![...descendants(right, ['call'])].some((n) => FAILING.has(callIdentifier(n) ?? ''));
+  });
+}
+
+function stabsOf(block: SyntaxNode | undefined): SyntaxNode[] {
+  return block ? block.namedChildren.filter((c) => c.type === 'stab_clause') : [];
 }
 
 /**
- * High when the project visibly starts children under this supervisor; medium when it cannot see who
- * starts them (a library, or starts through a variable); low when the options come from a variable
- * that may already carry a limit.
+ * How the result of a start call is used: undefined when `{:error, :max_children}` is handled (a
+ * `case` or `with ... else` clause takes it, or every caller of the function returning it does);
+ * otherwise why not.
  */
-function severityOf(site: Site, project: ProjectIndex): Severity {
+function resultHandling(call: SyntaxNode, clause: Clause, project: ProjectIndex, depth: number): string | undefined {
+  let expr = call;
+  while (expr.parent && binaryOperator(expr.parent) === '|>') expr = expr.parent;
+  const parent = expr.parent;
+  if (!parent) return 'its result goes where otpfix does not follow';
+  if (binaryOperator(parent) === '=' && parent.childForFieldName('right')?.id === expr.id) {
+    const left = parent.childForFieldName('left');
+    if (left?.type === 'tuple' && codeChildren(left)[0]?.text === ':ok') return 'matches only {:ok, _}: a MatchError at the limit';
+    return 'binds its result to a variable otpfix does not follow';
+  }
+  if (parent.type === 'arguments') {
+    const host = parent.parent!;
+    const id = callIdentifier(host);
+    if (id === 'case' && codeChildren(parent)[0]?.id === expr.id)
+      return handlesError(stabsOf(doBlock(host))) ? undefined : 'its `case` has no clause for {:error, _}: a CaseClauseError at the limit';
+  }
+  if (binaryOperator(parent) === '<-' && parent.childForFieldName('right')?.id === expr.id) {
+    const withCall = parent.parent?.type === 'arguments' ? parent.parent.parent : undefined;
+    if (withCall && callIdentifier(withCall) === 'with') {
+      const elseBlock = doBlock(withCall)?.namedChildren.find((c) => c.type === 'else_block');
+      if (elseBlock) return handlesError(stabsOf(elseBlock)) ? undefined : 'its `with` has no `else` clause for {:error, _}';
+      return returnedToCallers(withCall, clause, project, depth);
+    }
+  }
+  if (['do_block', 'body'].includes(parent.type) || clause.body?.id === expr.id) {
+    if (isLast(expr, clause)) return returnedToCallers(expr, clause, project, depth);
+    const siblings = codeChildren(parent).filter((c) => c.type !== 'comment' && !c.type.endsWith('_block'));
+    if (siblings[siblings.length - 1]?.id === expr.id) return 'its result is the value of a branch otpfix does not follow';
+    return 'ignores the result: a child refused at the limit is silently lost';
+  }
+  return 'its result goes where otpfix does not follow';
+}
+
+/** The node is the clause's value: its last statement, or the value of `do:`. */
+function isLast(node: SyntaxNode, clause: Clause): boolean {
+  if (!clause.body) return false;
+  if (clause.body.id === node.id) return true;
+  const stmts = codeChildren(clause.body).filter((c) => !c.type.endsWith('_block'));
+  return stmts[stmts.length - 1]?.id === node.id;
+}
+
+/** The start result is the function's return value: every caller in the project must handle it. */
+function returnedToCallers(node: SyntaxNode, clause: Clause, project: ProjectIndex, depth: number): string | undefined {
+  const fn = clause.fn;
+  if (!isLast(node, clause)) return 'its result goes where otpfix does not follow';
+  if (fn.isCallback) return `its result is returned from the callback ${fn.name}/${fn.arity}`;
+  const label = `${fn.module.name}.${fn.name}/${fn.arity}`;
+  if (depth >= 3) return `its result is returned through ${label} and further than otpfix follows`;
+  const callers = callersOf(project, fn);
+  if (!callers.length)
+    return `its result is returned by ${label}, and no caller of that in the scanned code shows that {:error, _} is handled`;
+  for (const c of callers) {
+    const why = c.capture ? 'is passed as a function reference' : resultHandling(c.node, c.clause, project, depth + 1);
+    if (why) return `its result is returned by ${label}; the caller at ${c.where} ${why}`;
+  }
+  return undefined;
+}
+
+interface Caller {
+  node: SyntaxNode;
+  clause: Clause;
+  where: string;
+  capture: boolean;
+}
+
+/** Call sites of a function across the project (remote calls by module name, local calls in its module). */
+function callersOf(project: ProjectIndex, target: FunctionDef): Caller[] {
+  const all = project.memo('supervisor-max-children:calls', () => {
+    const byName = new Map<string, Caller[]>();
+    for (const file of project.files)
+      for (const mod of file.modules)
+        for (const fn of uniqueFunctions(mod))
+          for (const clause of fn.clauses)
+            for (const site of clause.calls) {
+              if (site.dynamic) continue;
+              const key = `${site.module ?? mod.name}.${site.name}/${site.arity}`;
+              const list = byName.get(key) ?? [];
+              list.push({ node: site.node, clause, where: where(file.relPath, site.node), capture: site.capture });
+              byName.set(key, list);
+            }
+    return byName;
+  });
+  const out: Caller[] = [];
+  for (let arity = target.minArity; arity <= target.arity; arity++)
+    out.push(...(all.get(`${target.module.name}.${target.name}/${arity}`) ?? []).filter((c) => c.clause.fn !== target));
+  return out;
+}
+
+/**
+ * Why the limit cannot be added safely: otpfix must see every place that starts children under the
+ * supervisor, and each must handle `{:error, :max_children}`.
+ */
+function refusalOf(site: Site, starts: StartSite[]): string | undefined {
+  if (!site.name)
+    return 'it has no name otpfix can follow (unnamed, or named from a variable), so otpfix cannot see the places that start its children and show that they handle {:error, :max_children}';
+  if (!starts.length)
+    return `no call in the scanned code starts children under ${site.name} by name, so otpfix cannot show that its callers handle {:error, :max_children}`;
+  const bad = starts.filter((c) => c.crash);
+  if (bad.length)
+    return `once limited, these start sites would break on {:error, :max_children}: ${bad.slice(0, 4).map((c) => `${c.where} (${c.crash})`).join('; ')}${bad.length > 4 ? ` and ${bad.length - 4} more` : ''}`;
+  return undefined;
+}
+
+/**
+ * High when the project visibly starts children under this supervisor outside boot; medium when it
+ * cannot see who starts them (a library, or starts through a variable); low when the options come
+ * from a variable that may already carry a limit.
+ */
+function severityOf(site: Site, starts: StartSite[]): Severity {
   if (site.opts && !keywordPairs(site.opts)) return 'low';
-  const starts = site.name ? startSites(project).filter((c) => c.supervisorName === site.name) : [];
   return starts.length ? 'high' : 'medium';
 }
 
-function message(site: Site, project: ProjectIndex): string {
+function message(site: Site, starts: StartSite[], refusal: string | undefined, limit: number): string {
   const who = site.name ? `${site.supervisor} ${site.name}` : `this ${site.supervisor}`;
   const where =
     site.how === 'init'
@@ -274,11 +430,9 @@ function message(site: Site, project: ProjectIndex): string {
   let text = `${who} can start children without bound: ${where}. Under load every child is a live process holding its own memory and resources.`;
   if (site.opts && !keywordPairs(site.opts))
     text += ` Its options come from \`${site.opts.text}\`; if they never carry :max_children, the limit is missing.`;
-  const starts = site.name ? startSites(project).filter((c) => c.supervisorName === site.name) : [];
   if (starts.length) text += ` Children are started at ${starts.slice(0, 3).map((c) => c.where).join(', ')}${starts.length > 3 ? ` and ${starts.length - 3} more places` : ''}.`;
-  else text += ' No call in the scanned code starts children under it by name, so how many it gets depends on code otpfix cannot see.';
-  const crashes = starts.filter((c) => c.crash);
-  if (crashes.length)
-    text += ` Once limited, these call sites crash on {:error, :max_children}: ${crashes.map((c) => `${c.where} (${c.crash})`).join('; ')}.`;
+  if (refusal)
+    text += ` Not rewritten: ${refusal}. By hand: make every start site handle {:error, :max_children} (shed the work, queue it, or retry later; Task.Supervisor.async, async_nolink and async_stream raise at the limit, so use start_child and check its result), then set max_children sized from what each child holds.`;
+  else text += ` Fix: max_children: ${limit} (the rule's maxChildren option); every start site above already handles {:error, _}.`;
   return text;
 }

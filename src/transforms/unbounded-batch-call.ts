@@ -1,15 +1,13 @@
-import { finding, fnLabel } from '../core/findings.js';
-import { localTarget, siteName, type Clause, type FunctionDef, type ModuleDef } from '../core/model/module.js';
+import { finding, fnLabel, where } from '../core/findings.js';
+import { localTarget, siteName, uniqueFunctions, type Clause, type FunctionDef, type ModuleDef } from '../core/model/module.js';
+import type { ProjectIndex } from '../core/model/project.js';
 import { tupleTag } from '../core/model/returns.js';
-import { patternVariables, underscoreUnused } from '../core/model/vars.js';
+import { patternVariables } from '../core/model/vars.js';
 import type { SyntaxNode } from '../core/parse.js';
-import { binaryOperator, callIdentifier, codeChildren, descendants, indentAt, lineStart } from '../core/query.js';
-import { LINE_LENGTH, displayWidth } from '../core/rewrite.js';
+import { binaryOperator, callIdentifier, codeChildren, descendants } from '../core/query.js';
 import type { Finding, Transform } from '../core/types.js';
 
-interface Options {
-  maxBatch: number;
-}
+type Options = Record<string, never>;
 
 /** Calls that run a function once per element of their first argument. */
 const ITERATING = /^(Enum\.(each|map|flat_map|reduce|reduce_while|map_reduce|filter|reject|all\?|any\?|find|find_value|group_by|into|sort_by|uniq_by|split_with|zip_with|flat_map_reduce|each_with_index|with_index)|Stream\.(each|map|flat_map|filter|run)|Task\.async_stream|Task\.Supervisor\.async_stream(_nolink)?|:lists\.(foreach|map|foldl|foldr|filter))$/;
@@ -28,63 +26,55 @@ interface Evidence {
   heavyCall?: string;
 }
 
-interface Data {
-  clause: Clause;
-  variable: string;
-}
-
 const rule: Transform<Options> = {
   id: 'unbounded-batch-call',
   title: 'handle_call over a caller-supplied list of any length',
   severity: 'medium',
   seedRef: '6.2',
-  fixSafety: 'review',
-  options: {
-    maxBatch: {
-      type: 'number',
-      default: 1000,
-      description:
-        'Largest list one call may hand the server. Size it so that one batch takes the server a small fraction of the callers\' call timeout (5 s by default).',
-      validate: (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive integer'),
-    },
-  },
+  fixSafety: 'none',
+  harm: 'A handle_call that does process, table or I/O work for every element of a list its caller chose holds the server for time proportional to that list; callers queued behind it time out. Real only where callers can send long lists: the list comes from a caller\'s argument, not from config, a literal or the cluster\'s members.',
+  options: {},
   explanation: `
 A GenServer handles one message at a time. A \`handle_call\` that walks a list the caller sent
-(\`{:batch_register, agents}\` → \`Enum.each(agents, ...)\`) does work proportional to whatever the caller
-chose to send, and while it runs every other caller waits in the mailbox. A batch of 100 000 items can
-hold the server for seconds: other callers hit their 5 s timeout and crash, and memory spikes while the
-batch is held.
+(\`{:batch_register, agents}\` → \`Enum.each(agents, ...)\`) and does process, table or I/O work for
+each element (\`:ets.insert\`, \`Process.monitor\`, \`GenServer.call\`, \`Repo.insert\`, ...) works
+for as long as the caller's list is long, and while it runs every other caller waits in the mailbox.
+A batch of 100 000 items can hold the server for seconds: other callers hit their 5 s timeout and
+crash.
 
-The fix bounds the batch: a new \`handle_call\` clause, placed right before the original one and
-matching the same message, answers \`{:error, :batch_too_large}\` when \`length(list) > maxBatch\`. It keeps
-the original clause's guard (\`when is_list(agents) and length(agents) > 1000\`), so it only takes
-messages the original clause would have taken, and the clauses before it still match first. A value
-that is not a list fails the guard and falls through to the original clause as before.
+It is reported only when the list is the caller's to choose: the element work is more than pure data
+work, and the callers in the project do not send a bounded list (a literal, config, \`Node.list()\`).
+A length guard or an \`Enum.take\`/\`chunk_every\` on the list counts as a bound.
 
-**Review it:** callers now get \`{:error, :batch_too_large}\` for big batches; they should split the
-batch (\`Enum.chunk_every(list, max)\`) or do the per-item work in their own process and send only
-the results.
+**Detect only.** A length limit that answers \`{:error, :batch_too_large}\` changes the call's contract:
+callers that match \`{:ok, n}\` or \`:ok\` crash. How to fix it by hand, keeping the contract:
+- split on the caller's side, in the public function that sends the message
+  (\`list |> Enum.chunk_every(500) |> Enum.each(&GenServer.call(server, {:batch, &1}))\`), when a
+  batch need not be applied at once (other callers may see part of it);
+- or do the per-item work in the caller (or a Task) and send the server only the results;
+- or reply later: process a chunk, \`send(self(), {:next_chunk, ...})\`, reply with
+  \`GenServer.reply(from, ...)\` after the last chunk, so other messages are served in between.
 
 Before:
 \`\`\`elixir
-def handle_call({:batch_register, agents}, _from, state) when is_list(agents) do
-  {:reply, :ok, Enum.reduce(agents, state, &register/2)}
+def register_many(agents), do: GenServer.call(__MODULE__, {:register_many, agents})
+
+def handle_call({:register_many, agents}, _from, state) do
+  Enum.each(agents, fn a -> :ets.insert(@table, {a.id, a}) end)
+  {:reply, :ok, state}
 end
 \`\`\`
-After:
+After (split on the caller's side):
 \`\`\`elixir
-def handle_call({:batch_register, agents}, _from, state)
-    when is_list(agents) and length(agents) > 1000 do
-  {:reply, {:error, :batch_too_large}, state}
-end
-
-def handle_call({:batch_register, agents}, _from, state) when is_list(agents) do
-  {:reply, :ok, Enum.reduce(agents, state, &register/2)}
+def register_many(agents) do
+  agents
+  |> Enum.chunk_every(500)
+  |> Enum.each(&GenServer.call(__MODULE__, {:register_many, &1}))
 end
 \`\`\`
 `,
 
-  detect({ file }) {
+  detect({ file, project }) {
     const out: Finding[] = [];
     for (const mod of file.modules) {
       if (!mod.kinds.has('genserver') && !mod.kinds.has('gen_stage')) continue;
@@ -96,17 +86,17 @@ end
         for (const variable of patternVariables(msg)) {
           if (variable.startsWith('_') || msg.type === 'identifier') continue;
           const evidence = iterationOf(variable, clause, 0);
-          if (!evidence || bounded(variable, clause, fn)) continue;
-          if (evidence.work === 'heavy') evidence.how += `, each element calls ${evidence.heavyCall}`;
-          const plan = headFor(file.text, clause, variable, 1000);
+          // Pure data work per element (Map.put, a struct update) is cheap: not a batch worth reporting.
+          if (evidence?.work !== 'heavy' || bounded(variable, clause, fn)) continue;
+          const senders = sendersOf(project, mod, msg, variable);
+          if (senders.length && senders.every((s) => s.bounded)) continue;
+          evidence.how += `, each element calls ${evidence.heavyCall}`;
           out.push(
             finding(rule, file.path, {
               node: clause.head,
               key: `${fnLabel(fn)}:${msg.text.replace(/\s+/g, ' ')}:${variable}`,
-              fixable: typeof plan !== 'string',
-              severity: evidence.work === 'heavy' ? undefined : 'low',
-              message: message(mod, clause, variable, evidence, plan),
-              data: { clause, variable } satisfies Data,
+              fixable: false,
+              message: message(mod, clause, variable, evidence, senders),
             }),
           );
           break;
@@ -116,27 +106,85 @@ end
     return out;
   },
 
-  fix(f, { file, options }) {
-    const { clause, variable } = f.data as Data;
-    const head = headFor(file.text, clause, variable, options.maxBatch);
-    if (typeof head === 'string') return { skip: head };
-    const indent = indentAt(file.text, clause.node.startIndex);
-    const text = `${head.text}\n${indent}  {:reply, {:error, :batch_too_large}, ${head.state}}\n${indent}end\n\n`;
-    const at = lineStart(file.text, clause.node.startIndex);
-    return { edits: [{ file: file.path, start: at, end: at, text }] };
-  },
 };
 
 export default rule;
 
-function message(mod: ModuleDef, clause: Clause, variable: string, evidence: Evidence, plan: unknown): string {
+function message(mod: ModuleDef, clause: Clause, variable: string, evidence: Evidence, senders: Sender[]): string {
   const msg = clause.params[0].text.replace(/\s+/g, ' ');
+  const from = senders.filter((s) => !s.bounded);
   let text =
     `handle_call(${msg.length > 50 ? `${msg.slice(0, 50)}…` : msg}, ...) walks \`${variable}\`, a list the caller chose, with no limit on its length (${evidence.how}). ` +
-    `${mod.name} handles one message at a time, so one large batch holds up every other caller of this process, who may time out. ` +
-    `It is real when callers can send large lists (external input, imports, bulk APIs).`;
-  if (typeof plan === 'string') text += ` Not rewritten: ${plan}.`;
+    `${mod.name} handles one message at a time, so one large batch holds up every other caller of this process, who may time out.`;
+  text += from.length
+    ? ` The list comes from ${from.slice(0, 3).map((s) => s.where).join(', ')}${from.length > 3 ? ` and ${from.length - 3} more` : ''}.`
+    : ' No sender of this message in the scanned code shows where the list comes from; it is real when callers can send large lists (external input, imports, bulk APIs).';
+  text +=
+    ' Detect only: a length limit with a new error reply would break callers that match the current reply. By hand: split the list in the public function that sends it (Enum.chunk_every), or do the per-item work in the caller and send only the results, or process it in chunks across messages and reply with GenServer.reply/2 at the end.';
   return text;
+}
+
+interface SentMessage {
+  arg: SyntaxNode[];
+  clause: Clause;
+  where: string;
+}
+
+interface Sender {
+  where: string;
+  bounded: boolean;
+}
+
+/** Sources of lists whose length the code fixes: config, cluster members, module attributes. */
+const BOUNDED_SOURCE = /^(Node\.list|:erlang\.nodes|Application\.(get_env|fetch_env!|fetch_env|get_all_env)|:persistent_term\.get)$/;
+
+/**
+ * Every `GenServer.call` in the project that sends this message (same tag and size), and whether the
+ * list it sends is bounded by the code (a literal list, config, `Node.list()`, a module attribute).
+ */
+function sendersOf(project: ProjectIndex, mod: ModuleDef, msg: SyntaxNode, variable: string): Sender[] {
+  const items = msg.type === 'tuple' ? codeChildren(msg) : [];
+  const tag = items[0]?.type === 'atom' ? items[0].text : undefined;
+  const index = items.findIndex((i) => i.type === 'identifier' && i.text === variable);
+  if (!tag || index < 0) return [];
+  const all = project.memo('unbounded-batch-call:senders', () => {
+    const bySig = new Map<string, SentMessage[]>();
+    for (const file of project.files)
+      for (const m of file.modules)
+        for (const fn of uniqueFunctions(m))
+          for (const clause of fn.clauses)
+            for (const site of clause.calls) {
+              if (!/^(GenServer|:gen_server)\.call$/.test(siteName(site))) continue;
+              const sent = site.args[1];
+              const parts = sent?.type === 'tuple' ? codeChildren(sent) : undefined;
+              if (!parts || parts[0]?.type !== 'atom') continue;
+              const sig = `${parts[0].text}/${parts.length}`;
+              bySig.set(sig, [...(bySig.get(sig) ?? []), { arg: parts, clause, where: where(file.relPath, site.node) }]);
+            }
+    return bySig;
+  });
+  void mod;
+  return (all.get(`${tag}/${items.length}`) ?? []).map((s: SentMessage) => ({ where: s.where, bounded: boundedList(s.arg[index], s.clause, 0) }));
+}
+
+function boundedList(node: SyntaxNode | undefined, clause: Clause, depth: number): boolean {
+  if (!node || depth > 3) return false;
+  if (node.type === 'list') return !/\|/.test(node.text.replace(/"[^"]*"/g, ''));
+  if (node.type === 'unary_operator' && node.child(0)?.type === '@') return true;
+  if (node.type === 'call') {
+    const target = node.childForFieldName('target');
+    if (target?.type === 'dot' && BOUNDED_SOURCE.test(target.text)) return true;
+  }
+  if (binaryOperator(node) === '|>') return boundedList(node.childForFieldName('left') ?? undefined, clause, depth + 1) && /^(Enum\.(map|filter|reject|uniq|sort|take)|List\.|Keyword\.)/.test(node.childForFieldName('right')?.text ?? '');
+  if (node.type === 'identifier' && clause.body) {
+    // A variable bound in the sender's clause from a bounded source; a parameter is the caller's choice.
+    for (const stmt of codeChildren(clause.body)) {
+      if (binaryOperator(stmt) !== '=') continue;
+      const left = stmt.childForFieldName('left');
+      if (left?.type === 'identifier' && left.text === node.text) return boundedList(stmt.childForFieldName('right') ?? undefined, clause, depth + 1);
+    }
+  }
+  return false;
 }
 
 /** How the clause (or a local helper it hands the variable to) walks `variable`, doing work per element. */
@@ -176,7 +224,7 @@ function iterationOf(variable: string, clause: Clause, depth: number): Evidence 
 }
 
 /** What per-element code costs: calls to other processes, tables or I/O (`heavy`), or to other functions (`some`). */
-function workIn(nodes: SyntaxNode[], mod: ModuleDef): Pick<Evidence, 'work' | 'heavyCall'> | undefined {
+function workIn(nodes: SyntaxNode[], mod: ModuleDef, depth = 0, seen: Set<FunctionDef> = new Set()): Pick<Evidence, 'work' | 'heavyCall'> | undefined {
   let some = false;
   for (const root of nodes)
     for (const node of descendants(root, ['call', 'unary_operator'])) {
@@ -192,6 +240,13 @@ function workIn(nodes: SyntaxNode[], mod: ModuleDef): Pick<Evidence, 'work' | 'h
       if (!name) continue;
       const resolved = name.includes('.') ? name.replace(/^[A-Z][\w.]*(?=\.[^.]+$)/, (m) => mod.aliases.get(m.split('.')[0]) ? resolveAlias(m, mod) : m) : name;
       if (HEAVY.test(resolved)) return { work: 'heavy', heavyCall: resolved };
+      // A local helper run per element: its own calls decide.
+      if (!resolved.includes('.') && depth < 3)
+        for (const fn of uniqueFunctions(mod).filter((f) => f.name === resolved && !seen.has(f))) {
+          seen.add(fn);
+          const inner = workIn(fn.clauses.flatMap((c) => (c.body ? [c.body] : [])), mod, depth + 1, seen);
+          if (inner?.work === 'heavy') return { work: 'heavy', heavyCall: `${inner.heavyCall} (in ${fn.name}/${fn.arity})` };
+        }
       const module = resolved.includes('.') ? resolved.slice(0, resolved.lastIndexOf('.')) : undefined;
       if (module ? !PURE.test(module) : !KERNEL_PURE.has(resolved)) some = true;
     }
@@ -235,44 +290,4 @@ function bounded(variable: string, clause: Clause, fn: FunctionDef): boolean {
   return fn.clauses.some(
     (other) => other !== clause && other.guard && check.test(other.guard.text) && tupleTag(other.params[0]) === tag,
   );
-}
-
-/** The head of the new clause, laid out as `mix format` would, and the state variable its body uses. */
-function headFor(text: string, clause: Clause, variable: string, max: number): { text: string; state: string } | string {
-  const [msg, from, stateParam] = clause.params;
-  if (!msg || !from || !stateParam) return 'the clause has an unexpected head';
-  if ([msg, from, stateParam].some((p) => p.text.includes('\n'))) return 'its head spans several lines';
-  const guard = clause.guard;
-  if (guard && binaryOperator(guard) === 'when') return 'it has several `when` guards';
-  const guardVars = new Set(guard ? [...descendants(guard, ['identifier'])].map((n) => n.text) : []);
-  const keep = new Set([variable, ...guardVars]);
-  const state = stateText(stateParam, keep);
-  if (!state) return 'its state parameter gives no variable to reply with';
-  const params = `${underscoreUnused(msg, keep)}, ${underscoreUnused(from, keep)}, ${state.text}`;
-  const limit = max >= 10_000 ? String(max).replace(/\B(?=(\d{3})+(?!\d))/g, '_') : String(max);
-  const guardText = guard
-    ? `${['or', '||'].includes(binaryOperator(guard) ?? '') ? `(${guard.text})` : guard.text} and length(${variable}) > ${limit}`
-    : `length(${variable}) > ${limit}`;
-  const indent = indentAt(text, clause.node.startIndex);
-  const one = `${indent}def handle_call(${params}) when ${guardText} do`;
-  if (displayWidth(one) <= LINE_LENGTH) return { text: one, state: state.name };
-  const first = `${indent}def handle_call(${params})`;
-  const second = `${indent}    when ${guardText} do`;
-  if (displayWidth(first) <= LINE_LENGTH && displayWidth(second) <= LINE_LENGTH) return { text: `${first}\n${second}`, state: state.name };
-  return 'the new clause head would need a layout this rule does not produce';
-}
-
-/** The state parameter, keeping (or adding) a variable to reply with. */
-function stateText(param: SyntaxNode, keep: Set<string>): { text: string; name: string } | undefined {
-  if (param.type === 'identifier') {
-    if (!param.text.startsWith('_')) return { text: param.text, name: param.text };
-    return keep.has('state') ? undefined : { text: 'state', name: 'state' };
-  }
-  if (binaryOperator(param) === '=') {
-    for (const side of [param.childForFieldName('right'), param.childForFieldName('left')])
-      if (side?.type === 'identifier' && !side.text.startsWith('_'))
-        return { text: underscoreUnused(param, new Set([...keep, side.text])), name: side.text };
-  }
-  if (keep.has('state') || patternVariables(param).has('state')) return undefined;
-  return { text: `${underscoreUnused(param, keep)} = state`, name: 'state' };
 }

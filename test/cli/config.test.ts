@@ -3,11 +3,11 @@
  * include/exclude globs relative to the config file; invalid config is exit 2 naming the key.
  */
 import { describe, expect, it } from 'vitest';
-import { CLEAN, makeProject, POOL, runCli } from '../support/cli.js';
+import { CLEAN, makeProject, POOL, runCli, WORK } from '../support/cli.js';
 
 const RULE = 'supervisor-max-children';
 
-function withConfig(config: unknown, files: Record<string, string> = { 'lib/pool.ex': POOL }) {
+function withConfig(config: unknown, files: Record<string, string> = { 'lib/pool.ex': POOL, 'lib/work.ex': WORK }) {
   return makeProject({ ...files, '.otpfix.json': typeof config === 'string' ? config : JSON.stringify(config) });
 }
 

@@ -11,9 +11,9 @@ import type { Io } from '../../src/cli/output.js';
 import type { EditFn, EditTarget } from '../../src/cli/review/editor.js';
 import type { Choice } from '../../src/cli/review/interactive.js';
 import { runFixSession, type Change } from '../../src/core/engine.js';
-import { APP, makeProject, POOL, type Project } from '../support/cli.js';
+import { APP, makeProject, POOL, WORK, type Project } from '../support/cli.js';
 
-const FILES = { 'lib/app.ex': APP, 'lib/pool.ex': POOL };
+const FILES = { 'lib/app.ex': APP, 'lib/pool.ex': POOL, 'lib/work.ex': WORK };
 
 let p: Project;
 beforeEach(() => {
@@ -183,7 +183,7 @@ describe('edit', () => {
 
 describe('changes after an accept are recomputed', () => {
   it('each change is computed on the text as it is after the earlier accepted (and edited) ones', async () => {
-    const prepared = await prepare({ paths: ['lib/pool.ex'], cwd: p.dir });
+    const prepared = await prepare({ paths: ['lib/pool.ex', 'lib/work.ex'], cwd: p.dir });
     const seen: Change[] = [];
     const result = await runFixSession(prepared.workspace, prepared.rules, {
       decide(change, _pending, ctx) {
@@ -213,9 +213,9 @@ describe('interruption', () => {
   });
 
   it('a signal while writing completes the file being written and leaves the rest untouched', async () => {
-    const third = makeProject({ 'lib/z.ex': POOL.replace(/MyApp\.Pool/g, 'MyApp.Z').replace('MyApp.Tasks', 'MyApp.ZTasks') });
-    writeFileSync(p.path('lib/z.ex'), third.file('lib/z.ex'));
-    third.remove();
+    const rename = (t: string) => t.replace(/MyApp\.Pool/g, 'MyApp.Z').replace(/MyApp\.Tasks/g, 'MyApp.ZTasks').replace('MyApp.Work', 'MyApp.ZWork');
+    writeFileSync(p.path('lib/z.ex'), rename(POOL));
+    writeFileSync(p.path('lib/z_work.ex'), rename(WORK));
     let writes = 0;
     const s = await session([], {
       yes: true,

@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { APP, CLEAN, makeProject, POOL, runCli, spawnCli, type Project } from '../support/cli.js';
+import { APP, CLEAN, makeProject, POOL, runCli, spawnCli, WORK, type Project } from '../support/cli.js';
 
 const hasPatch = spawnSync('patch', ['--version']).status === 0;
 if (!hasPatch) console.warn('SKIPPED: GNU patch is not installed, so `patch -p1` was not tried on the generated patch (CI installs it: apt-get install -y patch)');
@@ -17,6 +17,7 @@ const FILES = {
   'lib/app.ex': APP, // non-ASCII text near the change
   'lib/pool crlf.ex': POOL.replace(/\n/g, '\r\n'), // CRLF line endings, a space in the name
   'lib/no_eol.ex': POOL.replace('MyApp.Pool', 'MyApp.NoEol').replace(/\n$/, ''), // no trailing newline
+  'lib/work.ex': WORK,
   'lib/clean.ex': CLEAN,
 };
 

@@ -138,7 +138,7 @@ describe('otpfix pr', () => {
     expect(body).toContain('{:error, :max_children}');
     expect(body).toContain('`maxChildren: 1000` (default)');
     // The findings' messages are the "why"; the call sites they name are in it.
-    expect(body).toContain('lib/shop/application.ex:24 (matches only {:ok, _})');
+    expect(body).toContain('Children are started at lib/shop/application.ex:25');
     // Each listed change points at a line of the branch's file that now carries the limit.
     const listed = [...body.split('## Changes')[1].matchAll(/^- `([^`:]+):(\d+)`/gm)];
     expect(listed).toHaveLength(3);

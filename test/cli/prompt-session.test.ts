@@ -6,12 +6,12 @@ import { screen } from '@inquirer/testing/vitest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fixCommand } from '../../src/cli/commands/fix.js';
 import type { Io } from '../../src/cli/output.js';
-import { APP, makeProject, POOL, type Project } from '../support/cli.js';
+import { APP, makeProject, POOL, WORK, type Project } from '../support/cli.js';
 
 describe('a session through the real prompt', () => {
   let p: Project;
   beforeEach(() => {
-    p = makeProject({ 'lib/app.ex': APP, 'lib/pool.ex': POOL });
+    p = makeProject({ 'lib/app.ex': APP, 'lib/pool.ex': POOL, 'lib/work.ex': WORK });
   });
   afterEach(() => p.remove());
 

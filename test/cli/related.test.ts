@@ -10,14 +10,14 @@ import { sarifLog } from '../../src/cli/reporters/sarif.js';
 import { textReport } from '../../src/cli/reporters/text.js';
 import { locate } from '../../src/core/engine.js';
 import { ROOT } from '../support/fixtures.js';
-import { APP, makeProject, POOL, type Project } from '../support/cli.js';
+import { APP, makeProject, POOL, WORK, type Project } from '../support/cli.js';
 
 const plain = { red: String, yellow: String, cyan: String, dim: String, green: String, bold: String, underline: String };
 
 let project: Project;
 let result: ScanResult;
 beforeAll(async () => {
-  project = makeProject({ 'lib/app.ex': APP, 'lib/pool.ex': POOL });
+  project = makeProject({ 'lib/app.ex': APP, 'lib/pool.ex': POOL, 'lib/work.ex': WORK });
   const scanned = await scan({ paths: ['lib'], cwd: project.dir, rules: ['supervisor-max-children'], config: { rules: {}, include: [], exclude: [] } });
   const [first, ...rest] = scanned.findings;
   const pool = scanned.workspace.files.find((f) => f.relPath === 'lib/pool.ex')!;

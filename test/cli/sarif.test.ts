@@ -11,7 +11,7 @@ import type * as Sarif from 'sarif';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { transforms } from '../../src/transforms/index.js';
 import { ROOT } from '../support/fixtures.js';
-import { APP, makeProject, POOL, runCli, type Project } from '../support/cli.js';
+import { APP, makeProject, POOL, runCli, WORK, type Project } from '../support/cli.js';
 
 const schema = JSON.parse(readFileSync(path.join(ROOT, 'test/schemas/sarif-schema-2.1.0.json'), 'utf8'));
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -53,7 +53,7 @@ let project: Project;
 let log: Sarif.Log;
 let code: number;
 beforeAll(async () => {
-  project = makeProject({ 'lib/app.ex': APP, 'lib/pool.ex': POOL, 'lib/crlf pool.ex': POOL_CRLF, 'lib/quiet.ex': SUPPRESSED });
+  project = makeProject({ 'lib/app.ex': APP, 'lib/pool.ex': POOL, 'lib/crlf pool.ex': POOL_CRLF, 'lib/quiet.ex': SUPPRESSED, 'lib/work.ex': WORK });
   const run = await runCli(['scan', 'lib', '--format', 'sarif'], project.dir);
   code = run.code;
   log = JSON.parse(run.stdout);
@@ -113,7 +113,8 @@ describe('scan --format sarif', () => {
       }
     }
     const originals = new Map([...byFile.keys()].map((rel) => [rel, project.file(rel)]));
-    const copy = makeProject(Object.fromEntries(originals));
+    // work.ex has no fix but starts the pools' children: without it the pools are detect-only.
+    const copy = makeProject({ ...Object.fromEntries(originals), 'lib/work.ex': WORK });
     try {
       const fixed = await runCli(['fix', 'lib', '--yes'], copy.dir);
       expect(fixed.code).toBe(0);

@@ -49,7 +49,11 @@ describe('# otpfix:disable-next-line', () => {
   });
 
   it('is honoured by fix: the silenced lines are not rewritten', async () => {
-    const p = makeProject({ 'lib/pools.ex': NEXT_LINE });
+    // Start sites that handle {:error, _}, so that B and D are fixable.
+    const starts = ['A', 'B', 'C', 'D']
+      .map((n) => `  def run_${n.toLowerCase()}(spec) do\n    case DynamicSupervisor.start_child(MyApp.${n}, spec) do\n      {:ok, pid} -> {:ok, pid}\n      {:error, _} -> :busy\n    end\n  end\n`)
+      .join('\n');
+    const p = makeProject({ 'lib/pools.ex': NEXT_LINE, 'lib/work.ex': `defmodule MyApp.Work do\n${starts}end\n` });
     try {
       const run = await runCli(['fix', 'lib', '--yes'], p.dir);
       expect(run.code).toBe(0);

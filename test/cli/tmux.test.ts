@@ -7,7 +7,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { APP, BIN, makeProject, POOL, type Project } from '../support/cli.js';
+import { APP, BIN, makeProject, POOL, WORK, type Project } from '../support/cli.js';
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 if (!hasTmux)
@@ -71,7 +71,7 @@ writeFileSync(file, text);
 describe.skipIf(!hasTmux)('a real terminal (tmux)', () => {
   let p: Project;
   beforeEach(() => {
-    p = makeProject({ 'lib/app.ex': APP, 'lib/pool.ex': POOL, 'editor.mjs': EDITOR }, 'otpfix-tmux-');
+    p = makeProject({ 'lib/app.ex': APP, 'lib/pool.ex': POOL, 'lib/work.ex': WORK, 'editor.mjs': EDITOR }, 'otpfix-tmux-');
   });
   afterEach(() => {
     spawnSync('tmux', ['-L', SOCKET, 'kill-session', '-t', SESSION]);

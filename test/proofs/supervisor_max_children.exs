@@ -3,6 +3,9 @@
 #
 # Runs the Chat.RoomSupervisor that otpfix rewrote: with the limit in DynamicSupervisor.init/1,
 # starting children past it returns {:error, :max_children} and the running children are untouched.
+# The fix was offered because every start site handles the error: Chat.Lobby, the only caller of
+# start_room/1, turns a full server into {:error, :server_busy} instead of crashing, also when many
+# callers race for the last slots.
 [dir] = System.argv()
 
 defmodule Chat.Room do
@@ -26,5 +29,20 @@ true = Enum.all?(started, &match?({:ok, pid} when is_pid(pid), &1))
 {:ok, first} = hd(started)
 :ok = DynamicSupervisor.terminate_child(Chat.RoomSupervisor, first)
 {:ok, _} = Chat.RoomSupervisor.start_room(5)
+
+# At the limit, the project's own caller copes: no crash, a clear answer.
+{:error, :server_busy} = Chat.Lobby.join(6)
+
+# Many callers racing for the slots: exactly the free ones succeed, the others are turned away.
+:ok = DynamicSupervisor.terminate_child(Chat.RoomSupervisor, elem(Enum.at(started, 2), 1))
+
+answers =
+  100..130
+  |> Enum.map(fn id -> Task.async(fn -> Chat.Lobby.join(id) end) end)
+  |> Task.await_many(5_000)
+
+1 = Enum.count(answers, &match?({:ok, _}, &1))
+30 = Enum.count(answers, &(&1 == {:error, :server_busy}))
+%{active: 3} = DynamicSupervisor.count_children(Chat.RoomSupervisor)
 
 IO.puts("max_children: 4th child refused with {:error, :max_children}; a freed slot is reused")

@@ -78,8 +78,9 @@ export function makeProject(files: Record<string, string>, prefix = 'otpfix-cli-
 }
 
 /**
- * Two unbounded supervisors started by name, with nothing in the code starting children under them
- * (two medium findings, both fixable).
+ * Two unbounded supervisors started by name, with nothing in the file starting children under them
+ * (two medium findings, detect only: otpfix cannot see their start sites). With WORK in the same
+ * project they are started, and handled, elsewhere (two high findings, both fixable).
  */
 export const POOL = `defmodule MyApp.Pool do
   def start_link(_opts) do
@@ -92,9 +93,27 @@ export const POOL = `defmodule MyApp.Pool do
 end
 `;
 
+/** Starts children under POOL's two supervisors and handles {:error, _} at each start. */
+export const WORK = `defmodule MyApp.Work do
+  def run(job) do
+    case DynamicSupervisor.start_child(MyApp.Pool, {MyApp.Job, job}) do
+      {:ok, pid} -> {:ok, pid}
+      {:error, _reason} -> :busy
+    end
+  end
+
+  def later(fun) do
+    case Task.Supervisor.start_child(MyApp.Tasks, fun) do
+      {:ok, _pid} -> :ok
+      {:error, reason} -> {:error, reason}
+    end
+  end
+end
+`;
+
 /**
  * An application whose children list has one unbounded DynamicSupervisor, which MyApp.Sessions
- * starts children under (one high finding); "Café" keeps a non-ASCII string in play.
+ * starts children under, handling {:error, _} (one high finding, fixable); "Café" keeps a non-ASCII string in play.
  */
 export const APP = `defmodule MyApp.Application do
   use Application
@@ -113,7 +132,10 @@ end
 
 defmodule MyApp.Sessions do
   def open(user_id) do
-    DynamicSupervisor.start_child(MyApp.Sessions, {MyApp.Session, user_id})
+    case DynamicSupervisor.start_child(MyApp.Sessions, {MyApp.Session, user_id}) do
+      {:ok, pid} -> {:ok, pid}
+      {:error, reason} -> {:error, reason}
+    end
   end
 end
 `;

@@ -1,9 +1,11 @@
 defmodule Shop.Carts do
-  @moduledoc "One cart process per customer, started on demand."
+  @moduledoc "One cart process per customer, started on demand; a full shop asks to come back later."
 
   def open(customer_id) do
-    {:ok, pid} = DynamicSupervisor.start_child(Shop.CartSupervisor, {Shop.Cart, customer_id})
-    pid
+    case DynamicSupervisor.start_child(Shop.CartSupervisor, {Shop.Cart, customer_id}) do
+      {:ok, pid} -> {:ok, pid}
+      {:error, _reason} -> {:error, :try_again_later}
+    end
   end
 end
 

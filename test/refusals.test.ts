@@ -1,0 +1,41 @@
+/**
+ * Negative fixtures: a `detect-*` case may name the reason its fix is refused, in a comment line
+ * `# otpfix-refused: <words the message must contain>` (several lines: every one must match). The
+ * case must be reported, not fixable, and its message must say why, so a user knows how to fix it by hand.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { scan } from '../src/api.js';
+import { discoverCases, readCaseFile } from './support/fixtures.js';
+
+const cases = discoverCases()
+  .filter((c) => c.kind === 'detect')
+  .map((c) => {
+    const texts = c.files.map((rel) => readCaseFile(c.before, rel));
+    const reasons = texts.flatMap((t) => [...t.matchAll(/^\s*# otpfix-refused: (.+)$/gm)].map((m) => m[1].trim()));
+    return { ...c, reasons };
+  })
+  .filter((c) => c.reasons.length);
+
+describe.each(cases.map((c) => [`${c.rule}/${c.name}`, c] as const))('%s', (_name, c) => {
+  it('is reported, not fixable, and says why', async () => {
+    const result = await scan({
+      paths: [c.before],
+      cwd: path.dirname(c.before),
+      rules: [c.rule],
+      config: { rules: {}, include: [], exclude: [] },
+    });
+    const findings = result.findings.filter((f) => f.ruleId === c.rule);
+    expect(findings.length, 'the case must be reported').toBeGreaterThan(0);
+    for (const f of findings) expect(f.fixable, `${f.key} must not be fixable`).toBe(false);
+    const messages = findings.map((f) => f.message).join('\n');
+    for (const reason of c.reasons) expect(messages).toContain(reason);
+  });
+});
+
+// Keep the reader honest: a reason line outside a detect-* case is a mistake.
+it('reason lines appear only in detect-* cases', () => {
+  for (const c of discoverCases().filter((x) => x.kind !== 'detect'))
+    for (const rel of c.files) expect(readFileSync(rel ? path.join(c.before, rel) : c.before, 'utf8')).not.toMatch(/# otpfix-refused:/);
+});
