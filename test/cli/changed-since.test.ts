@@ -102,6 +102,8 @@ describe('--changed-since', () => {
   });
 
   it('explains a bad ref, a directory outside git, and --lines alone', async () => {
+    const said = await runCli(['scan', 'lib', '--changed-since', 'main', '--lines'], project.dir);
+    expect(said.stderr).toMatch(/^reporting on 3 of 5 files: lines changed since main \(merge base [0-9a-f]{12}\)$/m);
     const bad = await runCli(['scan', 'lib', '--changed-since', 'no-such-ref'], project.dir);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('unknown git revision "no-such-ref"');

@@ -11,7 +11,7 @@ import { noticeLines } from '../reporters/notices.js';
 import { sarifReport } from '../reporters/sarif.js';
 import { problemsReport, textReport } from '../reporters/text.js';
 import { RunLog, type LogLevel } from '../run-log.js';
-import { scopeFrom, type ScopeOptions } from '../scope-options.js';
+import { scopeFrom, scopeLine, type ScopeOptions } from '../scope-options.js';
 import { VERSION } from '../version.js';
 
 export const SCAN_FORMATS = ['text', 'json', 'sarif', 'github'] as const;
@@ -42,9 +42,11 @@ export async function scanCommand(options: ScanOptions, io: Io): Promise<number>
     throw usageError(`unknown format "${options.format}"`, `Use one of: ${SCAN_FORMATS.join(', ')}.`);
   const failOn = parseSeverity(options.failOn, '--fail-on');
   const log = new RunLog(io, options);
-  const scope = await scopeFrom(options, options.cwd);
-  const result = await scan({ ...options, scope, onLoad: log.onLoad, onDetect: log.onDetect });
+  const choice = await scopeFrom(options, options.cwd);
+  const result = await scan({ ...options, scope: choice.scope, onLoad: log.onLoad, onDetect: log.onDetect });
   log.clearProgress();
+  const narrowed = scopeLine(choice, result.statuses.filter((st) => st.status === 'ok').length, result.workspace.files.length);
+  if (narrowed) log.info(narrowed);
   log.verbose(`config: ${result.config.source ?? 'none (defaults)'}; rules: ${result.rules.map((r) => r.transform.id).join(', ')}`);
   for (const line of problemsReport({ statuses: result.statuses, problems: [] }, log.c, options.cwd)) log.warn(line);
   for (const line of problemsReport({ statuses: [], problems: result.problems }, log.c, options.cwd)) log.error(line);
