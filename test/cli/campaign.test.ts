@@ -118,6 +118,26 @@ describe('pr --repos campaigns', () => {
     expect(third.stdout).toContain('5 repositories: 4 ok, 0 without changes, 1 failed (4 done in an earlier run); 4 branches, 0 pull requests.');
   }, 120_000);
 
+  it('a rerun replaces the branches an earlier failed run made, and still refuses anyone else\'s', () => {
+    const ours = makeRepo('ours');
+    const theirs = makeRepo('theirs');
+    for (const dir of [ours, theirs]) git(dir, 'branch', BRANCH);
+    const stateFile = path.join(root, 'state-failed.json');
+    const head = git(ours, 'rev-parse', 'HEAD');
+    writeFileSync(
+      stateFile,
+      JSON.stringify({ version: 1, repos: { ours: { status: 'failed', branches: [{ branch: BRANCH, commit: head }], reason: 'push failed', at: '' } } }),
+    );
+    const list = path.join(root, 'failed.txt');
+    writeFileSync(list, 'ours\ntheirs\n');
+    const run = spawnCli(['pr', '--repos', list, '--state', stateFile, '--format', 'json'], root, gitEnv());
+    const rows = JSON.parse(run.stdout).repositories as Row[];
+    expect(rows.map((r) => r.status)).toEqual(['ok', 'failed']);
+    expect(git(ours, 'rev-parse', BRANCH)).not.toBe(head);
+    expect(rows[1].failure).toContain('already exists');
+    expect(git(theirs, 'rev-parse', BRANCH)).toBe(git(theirs, 'rev-parse', 'HEAD'));
+  }, 120_000);
+
   it('shards split the list by position: disjoint and complete', () => {
     const list = Array.from({ length: 11 }, (_, i) => `repo${i}`);
     for (const n of [1, 2, 3, 4, 11, 12]) {

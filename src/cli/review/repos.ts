@@ -139,8 +139,10 @@ export async function createPrBranchesInRepos(
         keptClone: earlier.keptClone,
         earlier: true,
       };
-    // Branches made by a run of this campaign that was stopped midway are ours to replace.
-    const resumed = options.state?.repos[entry.label]?.status === 'started';
+    // Branches made by an earlier run of this campaign (stopped midway, or failed after making
+    // branches, e.g. at the push) are ours to replace; anyone else's are still refused.
+    const before = options.state?.repos[entry.label];
+    const resumed = before?.status === 'started' || (before?.status === 'failed' && before.branches.length > 0);
     options.state?.record(entry.label, { status: 'started', branches: [] });
     const name = named[i];
     let dir = entry.dir;
