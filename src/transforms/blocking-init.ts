@@ -198,7 +198,7 @@ function planFor(file: FileModel, mod: ModuleDef, init: FunctionDef, clause: Cla
 
   const tails = tailsOf(moved);
   if (!tails.complete) return 'some path through init/1 returns a value this rule cannot see (an `if` without `else`)';
-  const decides = startDecision(mod, clause, moved, tails.nodes);
+  const decides = startDecision(mod, clause, moved, tails.nodes, calls.map((c) => c.entry));
   if (decides) return decides;
   const tailEdits: Plan['tailEdits'] = [];
   const okStates: SyntaxNode[] = [];
@@ -263,7 +263,7 @@ const BY_HAND =
  * a `with` whose unmatched value becomes init/1's return), or it publishes the process (a name, a
  * named table, a subscription) that others may look for as soon as start_link returns.
  */
-function startDecision(mod: ModuleDef, clause: Clause, moved: SyntaxNode[], tails: SyntaxNode[]): string | undefined {
+function startDecision(mod: ModuleDef, clause: Clause, moved: SyntaxNode[], tails: SyntaxNode[], waits: SyntaxNode[]): string | undefined {
   const line = (n: SyntaxNode) => n.startPosition.row + 1;
   const failFast = (what: string) =>
     `${what}: whether start succeeds depends on the work after the wait (a fail-fast start). Moved to handle_continue/2, start_link would return {:ok, pid} and the process stop later, so bad options or a failed dependency would no longer fail the start its supervisor and the boot see. ${BY_HAND}`;
@@ -275,6 +275,18 @@ function startDecision(mod: ModuleDef, clause: Clause, moved: SyntaxNode[], tail
   for (const stmt of moved)
     for (const node of descendants(stmt, ['call']))
       if (FAILING.has(callIdentifier(node) ?? '')) return failFast(`init/1 calls \`${callIdentifier(node)}\` at line ${line(node)}`);
+  // A bang call on what init/1 was given (`Keyword.fetch!(opts, :max)`) checks an option; after the
+  // wait it would no longer fail the start. Calls using what the moved code computed are left alone.
+  const computed = boundVariables(moved);
+  for (const stmt of moved)
+    for (const node of descendants(stmt, ['call'])) {
+      const target = node.childForFieldName('target');
+      const name = target?.type === 'dot' ? target.childForFieldName('right')?.text : target?.text;
+      if (!name?.endsWith('!') || waits.some((w) => w.startIndex <= node.startIndex && node.endIndex <= w.endIndex || (node.startIndex <= w.startIndex && w.endIndex <= node.endIndex))) continue;
+      const used = [...descendants(node, ['identifier'])].map((i) => i.text);
+      if (used.some((v) => computed.has(v))) continue;
+      return failFast(`\`${node.text.split('\n')[0].slice(0, 50)}\` at line ${line(node)} checks what init/1 was given, after the wait`);
+    }
   const from = moved[0].startIndex;
   const to = moved[moved.length - 1].endIndex;
   const pub = publishing(mod, clause.calls.filter((s) => s.node.startIndex >= from && s.node.endIndex <= to), new Set(), 0);

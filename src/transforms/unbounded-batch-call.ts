@@ -15,6 +15,8 @@ const ITERATING = /^(Enum\.(each|map|flat_map|reduce|reduce_while|map_reduce|fil
 /** Modules of pure data functions: calling them per element costs little. */
 const PURE = /^(Enum|Map|Keyword|List|String|MapSet|Tuple|Integer|Float|Atom|Kernel|Access|Stream|Range|Date|DateTime|NaiveDateTime|Time|Path|URI|Base|Bitwise|Regex|:lists|:maps|:string|:erlang|:binary|:math|:queue|:sets|:gb_sets|:gb_trees|:orddict|:proplists)$/;
 /** Per-element calls that touch other processes, tables or the outside world. */
+/** Per-element calls that wait (another process, the disk, the network): each costs a round trip. */
+const WAITING = /^(GenServer\.(call|multi_call)|DynamicSupervisor\.|Supervisor\.|Task\.(await|yield|async)|.*Repo\.|File\.|:gen_tcp\.|:ssl\.|Finch\.|Req\.|HTTPoison\.|Tesla\.|:httpc\.|:rpc\.|:erpc\.)/;
 const HEAVY = /^(:ets\.(insert|insert_new|delete|update_counter|update_element|select_delete|match_delete)|Process\.(monitor|link|demonitor|exit)|GenServer\.|Registry\.(register|unregister)|DynamicSupervisor\.|Supervisor\.|Task\.|send$|Kernel\.send$|.*Repo\.|File\.|:gen_tcp\.|:ssl\.|Finch\.|Req\.|HTTPoison\.|Tesla\.|:httpc\.)/;
 
 interface Evidence {
@@ -44,7 +46,8 @@ crash.
 
 It is reported only when the list is the caller's to choose: the element work is more than pure data
 work, and the callers in the project do not send a bounded list (a literal, config, \`Node.list()\`).
-A length guard or an \`Enum.take\`/\`chunk_every\` on the list counts as a bound.
+A length guard or an \`Enum.take\`/\`chunk_every\` on the list counts as a bound. Elements that wait
+(a call, a query, I/O) make it medium; table writes, monitors and sends (microseconds each) low.
 
 **Detect only.** A length limit that answers \`{:error, :batch_too_large}\` changes the call's contract:
 callers that match \`{:ok, n}\` or \`:ok\` crash. How to fix it by hand, keeping the contract:
@@ -91,11 +94,14 @@ end
           const senders = sendersOf(project, mod, msg, variable);
           if (senders.length && senders.every((s) => s.bounded)) continue;
           evidence.how += `, each element calls ${evidence.heavyCall}`;
+          // Table writes, monitors and sends cost microseconds: only a huge list holds the server long.
+          const waits = WAITING.test(evidence.heavyCall ?? '');
           out.push(
             finding(rule, file.path, {
               node: clause.head,
               key: `${fnLabel(fn)}:${msg.text.replace(/\s+/g, ' ')}:${variable}`,
               fixable: false,
+              severity: waits ? undefined : 'low',
               message: message(mod, clause, variable, evidence, senders),
             }),
           );
