@@ -36,7 +36,7 @@ export const DEFER_OPTION_SPECS: OptionSchema = {
     type: 'string',
     default: '',
     description:
-      'Name of the Task.Supervisor to run the work under when the project starts none that otpfix can see and it finds no application module to add one to (default: <TopModule>.TaskSupervisor).',
+      'Name of a Task.Supervisor that is running before the server starts, to use when otpfix finds none in the supervision tree (a library, a server started dynamically). Empty (default): otpfix reuses one the application starts on every boot before the server, or adds one right before the server in the tree, or leaves the site alone.',
   },
   maxChildren: {
     type: 'number',
