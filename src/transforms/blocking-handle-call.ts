@@ -118,7 +118,12 @@ end
         if (!clause.body) continue;
         const evidence = codeBlocking(clause, clause.body, patterns, project);
         if (!evidence.length) continue;
-        const blocker = deferralBlocker(planDeferral(clause, evidence, patterns, 'reply', project), project, options);
+        // Local disk work is short, and a server doing it often serializes file operations on purpose
+        // (a code reloader, a store): letting them interleave is not a fix otpfix can show is safe.
+        const diskOnly = evidence.every((e) => evidenceWeight(e) === 'disk');
+        const blocker = diskOnly
+          ? 'the work is local disk I/O, usually short, and the server may be serializing those file operations on purpose; moving them out would let them interleave with the rest. If they are really slow, move them to a task by hand and check the ordering'
+          : deferralBlocker(planDeferral(clause, evidence, patterns, 'reply', project), project, options);
         const msg = clause.params[0]?.text.replace(/\s+/g, ' ') ?? '';
         const why = evidence.slice(0, 3).map(describeBlocking).join(', ');
         // Network, database, sleeps and awaits are high; local disk and waits on the own mailbox
