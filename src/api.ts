@@ -34,6 +34,10 @@ export interface RunOptions {
   configFile?: string;
   /** Use this config instead of reading one. */
   config?: Config;
+  /** Threads to parse on (`--jobs`); default: the available cores. Output is the same for any number. */
+  jobs?: number;
+  /** Below this much text in all, parse here rather than start threads (default core/parse-pool.ts). */
+  minParallelSize?: number;
   /** Told after each file is read and parsed (progress, --verbose timings). */
   onLoad?: LoadOptions['onFile'];
   /** Told after each file's detection. */
@@ -58,6 +62,8 @@ export async function prepare(options: RunOptions): Promise<Prepared> {
     include: config.include,
     exclude: config.exclude,
     patternBase: base,
+    jobs: options.jobs,
+    minParallelSize: options.minParallelSize,
     onFile: options.onLoad,
   });
   return { workspace, statuses, rules, config };

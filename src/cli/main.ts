@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The command table; the work lives in the library (src/api.ts). */
 import path from 'node:path';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { NON_PRODUCTION_MODES, type NonProductionMode } from '../core/roles.js';
 import { SEVERITIES } from '../core/types.js';
 import { OtpfixError, errorMessage } from '../core/errors.js';
@@ -14,6 +14,11 @@ import { colorsFor, processIo, type Io } from './output.js';
 import { VERSION } from './version.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
+const positiveInt = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+};
 
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command('otpfix')
@@ -28,6 +33,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       .argument('[paths...]', 'files or directories to analyse (default: the config include list, or .)')
       .option('-r, --rule <id>', 'only this rule (repeat or comma-separate for several)', collect)
       .option('-c, --config <file>', 'config file (default: .otpfix.json found upwards from here)')
+      .option('-j, --jobs <n>', 'threads to parse on (default: the available cores)', positiveInt)
       .addOption(
         new Option('--non-production <mode>', 'findings in tests, examples, benchmarks and docs: info and never rewritten (default), full, or off')
           .choices([...NON_PRODUCTION_MODES]),
@@ -43,6 +49,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     rules: opts.rule as string[] | undefined,
     nonProduction: opts.nonProduction as NonProductionMode | undefined,
     configFile: opts.config === undefined ? undefined : path.resolve(cwd(), opts.config as string),
+    jobs: opts.jobs as number | undefined,
     quiet: !!opts.quiet,
     verbose: !!opts.verbose,
   });
