@@ -34,6 +34,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       .option('-r, --rule <id>', 'only this rule (repeat or comma-separate for several)', collect)
       .option('-c, --config <file>', 'config file (default: .otpfix.json found upwards from here)')
       .option('-j, --jobs <n>', 'threads to parse on (default: the available cores)', positiveInt)
+      .option('--no-cache', 'parse every file again instead of reusing the syntax cached for unchanged files')
       .addOption(
         new Option('--non-production <mode>', 'findings in tests, examples, benchmarks and docs: info and never rewritten (default), full, or off')
           .choices([...NON_PRODUCTION_MODES]),
@@ -50,6 +51,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     nonProduction: opts.nonProduction as NonProductionMode | undefined,
     configFile: opts.config === undefined ? undefined : path.resolve(cwd(), opts.config as string),
     jobs: opts.jobs as number | undefined,
+    cache: opts.cache as boolean,
     quiet: !!opts.quiet,
     verbose: !!opts.verbose,
   });

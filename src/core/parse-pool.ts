@@ -1,7 +1,8 @@
 /**
  * Parse many files on every core: worker threads (tinypool) parse and walk each tree into syntax
  * arrays (core/syntax.ts), which come back as plain data; trees are returned in input order, so
- * everything downstream sees exactly what a single-threaded run sees.
+ * everything downstream sees exactly what a single-threaded run sees. With a cache
+ * (core/syntax-cache.ts), only files whose content is new are parsed.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
@@ -10,12 +11,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseElixir } from './parse.js';
 import type { ParsedBatch } from './parse-worker.js';
 import { learnSymbolNames, Tree } from './syntax.js';
+import type { SyntaxCache } from './syntax-cache.js';
 
 export interface ParseOptions {
   /** Threads to parse on; 1 parses here. Default: the available cores. */
   jobs?: number;
   /** Below this many UTF-16 units in all, starting threads costs more than it saves. */
   minParallelSize?: number;
+  /** Syntax arrays of unchanged files are taken from here, and new ones stored. */
+  cache?: SyntaxCache;
 }
 
 export const DEFAULT_MIN_PARALLEL_SIZE = 512 * 1024;
@@ -33,6 +37,25 @@ export interface Parsed {
 }
 
 export async function parseAll(texts: string[], options: ParseOptions = {}): Promise<Parsed[]> {
+  const { cache } = options;
+  if (!cache) return parseUncached(texts, options);
+  const parsed: Parsed[] = new Array(texts.length);
+  const missing: number[] = [];
+  texts.forEach((text, i) => {
+    const started = performance.now();
+    const data = cache.get(text);
+    if (data) parsed[i] = { tree: new Tree(data, text), ms: performance.now() - started };
+    else missing.push(i);
+  });
+  const fresh = await parseUncached(missing.map((i) => texts[i]), options);
+  missing.forEach((i, k) => {
+    parsed[i] = fresh[k];
+    cache.set(texts[i], fresh[k].tree.data);
+  });
+  return parsed;
+}
+
+async function parseUncached(texts: string[], options: ParseOptions): Promise<Parsed[]> {
   const jobs = Math.max(1, options.jobs ?? defaultJobs());
   const total = texts.reduce((n, t) => n + t.length, 0);
   if (jobs === 1 || texts.length < 2 || total < (options.minParallelSize ?? DEFAULT_MIN_PARALLEL_SIZE))
