@@ -1,15 +1,14 @@
 #!/usr/bin/env node
-/** The command table; the work lives in the library (src/api.ts). */
+/**
+ * The command table; the work lives in the library (src/api.ts). Each command's module is loaded
+ * when it runs, so `rules` and `explain` never load the parser or the analyses.
+ */
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { NON_PRODUCTION_MODES, type NonProductionMode } from '../core/roles.js';
 import { SEVERITIES } from '../core/types.js';
 import { OtpfixError, errorMessage } from '../core/errors.js';
-import { explainCommand } from './commands/explain.js';
-import { fixCommand } from './commands/fix.js';
-import { prCommand } from './commands/pr.js';
-import { rulesCommand } from './commands/rules.js';
-import { scanCommand, SCAN_FORMATS } from './commands/scan.js';
+import { SCAN_FORMATS } from './formats.js';
 import { colorsFor, processIo, type Io } from './output.js';
 import { VERSION } from './version.js';
 
@@ -61,6 +60,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(new Option('-f, --format <format>', 'output format').choices([...SCAN_FORMATS]).default('text'))
     .addOption(new Option('--fail-on <severity>', 'exit 1 only for findings at or above this severity').choices([...SEVERITIES]))
     .action(async (paths: string[], opts) => {
+      const { scanCommand } = await import('./commands/scan.js');
       setExit(await scanCommand({ ...runOptions(paths, opts), format: opts.format, failOn: opts.failOn }, io));
     });
 
@@ -71,6 +71,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--patch <file>', 'write the changes to a patch file (for git apply); change no source')
     .option('--check', 'write nothing; exit 1 when changes would be made (for CI)')
     .action(async (paths: string[], opts) => {
+      const { fixCommand } = await import('./commands/fix.js');
       setExit(
         await fixCommand(
           {
@@ -100,6 +101,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--repos <file>', 'run over the repositories listed in <file> (local paths or clone URLs, one per line)')
     .option('--clone-dir <dir>', 'where --repos clones URLs (default: a new temporary directory)')
     .action(async (paths: string[], opts) => {
+      const { prCommand } = await import('./commands/pr.js');
       setExit(
         await prCommand(
           {
@@ -130,13 +132,13 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .command('rules')
     .description('list the rules')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action((opts) => setExit(rulesCommand(opts, io)));
+    .action(async (opts) => setExit((await import('./commands/rules.js')).rulesCommand(opts, io)));
 
   program
     .command('explain')
     .description('explain a rule: what it finds, why it matters in OTP terms, how it fixes it')
     .argument('<rule>', 'rule id (see otpfix rules)')
-    .action((id: string) => setExit(explainCommand(id, io)));
+    .action(async (id: string) => setExit((await import('./commands/explain.js')).explainCommand(id, io)));
 
   return program;
 }

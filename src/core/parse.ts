@@ -1,5 +1,5 @@
-import Parser from 'tree-sitter';
-import Elixir from 'tree-sitter-elixir';
+import { createRequire } from 'node:module';
+import type Parser from 'tree-sitter';
 import { readSyntax, SyntaxNode, Tree, type SyntaxData } from './syntax.js';
 
 export { SyntaxNode, Tree };
@@ -15,8 +15,11 @@ export function parseElixir(text: string): Tree {
 /** The tree of `text` as plain arrays (what worker threads send back). */
 export function parseSyntax(text: string): SyntaxData {
   if (!parser) {
-    parser = new Parser();
-    parser.setLanguage(Elixir as unknown as Parser.Language);
+    // Loaded on first parse: commands that never parse (rules, explain) never load the native parser.
+    const require = createRequire(import.meta.url);
+    const TreeSitter = require('tree-sitter') as typeof Parser;
+    parser = new TreeSitter();
+    parser.setLanguage(require('tree-sitter-elixir') as Parser.Language);
   }
   // bufferSize above the text length avoids node-tree-sitter's chunked-read limit on large files.
   return readSyntax(parser.parse(text, undefined, { bufferSize: text.length * 2 + 1024 }));

@@ -10,7 +10,9 @@ import { problemsReport, textReport } from '../reporters/text.js';
 import { RunLog, type LogLevel } from '../run-log.js';
 import { VERSION } from '../version.js';
 
-export const SCAN_FORMATS = ['text', 'json', 'sarif', 'github'] as const;
+import { SCAN_FORMATS } from '../formats.js';
+
+export { SCAN_FORMATS };
 
 export interface ScanOptions extends RunOptions, LogLevel {
   format: string;
