@@ -1,4 +1,4 @@
-import { DEFER_OPTION_SPECS, deferralEdits, planDeferral } from '../core/deferred.js';
+import { DEFER_OPTION_SPECS, deferralBlocker, deferralEdits, planDeferral } from '../core/deferred.js';
 import { fnLabel, finding } from '../core/findings.js';
 import {
   BLOCKING_WORK,
@@ -108,7 +108,7 @@ end
         if (!clause.body) continue;
         const evidence = codeBlocking(clause, clause.body, patterns, project);
         if (!evidence.length) continue;
-        const plan = planDeferral(clause, evidence, patterns, 'reply', project);
+        const blocker = deferralBlocker(planDeferral(clause, evidence, patterns, 'reply', project), project, options);
         const msg = clause.params[0]?.text.replace(/\s+/g, ' ') ?? '';
         const why = evidence.slice(0, 3).map(describeBlocking).join(', ');
         // Network, database, sleeps and awaits are high; local disk and waits on the own mailbox
@@ -124,12 +124,12 @@ end
           finding(rule, file.path, {
             node: clause.head,
             key: `${fnLabel(handleCall)}:${msg}${clause.guard ? ` when ${clause.guard.text}` : ''}`,
-            fixable: !('reason' in plan),
+            fixable: !blocker,
             severity,
             message:
               `handle_call(${msg}, ...) blocks the ${mod.name} process on ${why}: while it waits, every other call, ` +
               `cast and message to this server queues behind it, and callers time out after 5 s by default.${note}` +
-              ('reason' in plan ? ` Not rewritten automatically: ${plan.reason}.` : ''),
+              (blocker ? ` Not rewritten automatically: ${blocker}.` : ''),
             data: { clause, evidence } satisfies Data,
           }),
         );
