@@ -4,13 +4,19 @@ import {
   BLOCKING_WORK,
   cachedPatterns,
   codeBlocking,
-  describeBlocking,
-  evidenceWeight,
+  describeWait,
+  isExitWait,
+  normalFirst,
+  rarePathNote,
+  receiveTimeout,
   validatePatterns,
+  waitTimeout,
   type BlockingCall,
 } from '../core/model/blocking.js';
+import { callerTimeout } from '../core/model/calls.js';
+import { formatMs, parseTimeout } from '../core/model/library.js';
 import type { Clause } from '../core/model/module.js';
-import type { Transform } from '../core/types.js';
+import type { Finding, Transform } from '../core/types.js';
 
 interface Options {
   blockingCalls: string[];
@@ -106,20 +112,15 @@ end
       if (!handleCall || handleCall.kind !== 'def') continue;
       for (const clause of handleCall.clauses) {
         if (!clause.body) continue;
-        const evidence = codeBlocking(clause, clause.body, patterns, project);
+        const all = codeBlocking(clause, clause.body, patterns, project);
+        // Waiting for a monitored process to go down is the shutdown protocol, not work.
+        const evidence = all.filter((c) => !isExitWait(c));
         if (!evidence.length) continue;
-        const plan = planDeferral(clause, evidence, patterns, 'reply', project);
+        const plan = planDeferral(clause, all, patterns, 'reply', project);
         const msg = clause.params[0]?.text.replace(/\s+/g, ' ') ?? '';
-        const why = evidence.slice(0, 3).map(describeBlocking).join(', ');
-        // Network, database, sleeps and awaits are high; local disk and waits on the own mailbox
-        // (often deliberate synchronization) are real but usually shorter.
-        const weights = new Set(evidence.map(evidenceWeight));
-        const severity = weights.has('wait') ? 'high' : 'medium';
-        const note = weights.has('wait')
-          ? ''
-          : weights.has('disk')
-            ? ' Local disk I/O is usually quick; it hurts on slow or network file systems and large files.'
-            : ' It waits for messages; if that is deliberate synchronization, keep the wait short.';
+        const { calls: shown, rare } = normalFirst(evidence);
+        const why = shown.slice(0, 3).map(describeWait).join(', ');
+        const { severity, note } = judge(shown, rare);
         out.push(
           finding(rule, file.path, {
             node: clause.head,
@@ -128,9 +129,9 @@ end
             severity,
             message:
               `handle_call(${msg}, ...) blocks the ${mod.name} process on ${why}: while it waits, every other call, ` +
-              `cast and message to this server queues behind it, and callers time out after 5 s by default.${note}` +
+              `cast and message to this server queues behind it; ${callers(clause, shown)}.${note}` +
               ('reason' in plan ? ` Not rewritten automatically: ${plan.reason}.` : ''),
-            data: { clause, evidence } satisfies Data,
+            data: { clause, evidence: all } satisfies Data,
           }),
         );
       }
@@ -148,3 +149,38 @@ end
 
 export default rule;
 
+
+/** How long the wait may take next to how long callers wait for the reply. */
+function callers(clause: Clause, calls: BlockingCall[]): string {
+  const caller = callerTimeout(clause);
+  const t = caller?.timeout ? parseTimeout(caller.timeout.text) : caller ? 5000 : undefined;
+  const via = caller ? ` (through ${caller.via.name}/${caller.via.arity})` : '';
+  const callerWait =
+    t === undefined
+      ? caller?.timeout
+        ? `callers${via} wait up to the timeout they pass (${caller.timeout.text.trim()})`
+        : 'callers wait up to their GenServer.call timeout (5 s unless they pass one)'
+      : t === 'infinity'
+        ? `callers${via} wait with no timeout`
+        : `callers${via} wait up to ${formatMs(t)}`;
+  const longest = calls.map((c) => waitTimeout(c)?.value).find((v) => v === 'infinity' || (typeof v === 'number' && typeof t === 'number' && v > t));
+  return longest !== undefined && typeof t === 'number'
+    ? `${callerWait}, less than the wait may take (${longest === 'infinity' ? 'no timeout' : formatMs(longest)}), so their call exits while the server is still busy`
+    : callerWait;
+}
+
+/**
+ * Network, remote nodes, sleeps and awaits on the normal path are high; a database or Redis round
+ * trip, another process or an OS command is medium (degraded throughput); local disk and a receive
+ * bounded by its own timeout are low; anything only on an error or retry path is low.
+ */
+function judge(calls: BlockingCall[], rare: boolean): { severity: Finding['severity']; note: string } {
+  if (rare) return { severity: 'low', note: rarePathNote(calls) };
+  const cats = new Set(calls.map((c) => c.category));
+  const unboundedReceive = calls.some((c) => c.category === 'receive' && !receiveTimeout(c));
+  if (['http', 'socket', 'sleep', 'task-wait', 'remote', 'retry'].some((c) => cats.has(c as BlockingCall['category'])) || unboundedReceive)
+    return { severity: 'high', note: unboundedReceive && cats.size === 1 ? ' It waits for a message with no timeout: if it never comes, the server is stuck for good.' : '' };
+  if (['repo', 'redis', 'sync-call', 'os'].some((c) => cats.has(c as BlockingCall['category']))) return { severity: 'medium', note: '' };
+  if (cats.has('file')) return { severity: 'low', note: ' Local disk I/O is usually quick; it hurts on slow or network file systems and large files.' };
+  return { severity: 'low', note: ' It waits for a message with its own timeout, a deliberate synchronization: keep that timeout short.' };
+}
