@@ -43,6 +43,15 @@ describe('library model', () => {
     expect(timeoutOf(site(':httpc.request(:get, {x, []}, [], [])'), entry(':httpc.request'))).toMatchObject({ value: 'infinity', from: 'default' });
     expect(timeoutOf(site(':rpc.call(x, M, :f, [], :timer.seconds(30))'), entry(':rpc.call'))).toMatchObject({ value: 30000 });
     expect(timeoutOf(site('Redix.command(x, ["GET", "k"])'), entry('Redix.command'))).toMatchObject({ value: 5000 });
+    // A variable bound just before, and options we cannot read (no claim then).
+    const bound = (code: string) => {
+      const text = `defmodule M do\n  def f(x, opts) do\n    ${code}\n  end\nend\n`;
+      const model = buildFileModel({ path: '/p/m.ex', relPath: 'm.ex', text }, parseElixir(text));
+      const calls = model.modules[0].functions.get('f/2')!.clauses[0].calls;
+      return calls[calls.length - 1];
+    };
+    expect(timeoutOf(bound('http_options = [ssl: [], timeout: 15000]\n    :httpc.request(:get, {x, []}, http_options, [])'), entry(':httpc.request'))).toMatchObject({ value: 15000, from: 'call' });
+    expect(timeoutOf(bound('MyApp.Repo.all(x, opts)'), entry('*Repo.all'))).toBeUndefined();
     // recv/2 has no timeout argument: its length is not a timeout.
     expect(timeoutOf(site(':gen_tcp.recv(x, 0)'), entry(':gen_tcp.recv'))).toMatchObject({ value: 'infinity', from: 'default' });
   });
@@ -184,6 +193,63 @@ end
     expect(all.length).toBe(1);
     expect(all[0].severity).toBe('low');
     expect(all[0].message).toContain('a receive bounded by its own timeout (2 s)');
+  });
+});
+
+describe('blocking-handle-call coverage: gen_statem', () => {
+  it('reports a {:call, from} event that waits, in handle_event/4 and in state functions, detect only', async () => {
+    const all = await findings(
+      {
+        'lib/vehicle.ex': `defmodule Fleet.Vehicle do
+  @behaviour :gen_statem
+
+  def start_link(opts), do: :gen_statem.start_link(__MODULE__, opts, [])
+  def summary(pid), do: :gen_statem.call(pid, :summary, 20_000)
+
+  @impl true
+  def callback_mode, do: :handle_event_function
+
+  @impl true
+  def init(opts), do: {:ok, :online, Map.new(opts)}
+
+  @impl true
+  def handle_event({:call, from}, :summary, _state, data) do
+    {:ok, resp} = Finch.request(Finch.build(:get, data.url), Fleet.Finch)
+    {:keep_state_and_data, [{:reply, from, resp.body}]}
+  end
+
+  def handle_event(:info, :tick, _state, _data), do: :keep_state_and_data
+end
+`,
+        'lib/door.ex': `defmodule Fleet.Door do
+  @behaviour :gen_statem
+
+  def start_link(opts), do: :gen_statem.start_link(__MODULE__, opts, [])
+
+  @impl true
+  def callback_mode, do: :state_functions
+
+  @impl true
+  def init(_), do: {:ok, :locked, %{}}
+
+  def locked({:call, from}, {:unlock, code}, data) do
+    Process.sleep(3_000)
+    {:next_state, :open, data, [{:reply, from, {:ok, code}}]}
+  end
+
+  def locked(:info, _msg, _data), do: :keep_state_and_data
+end
+`,
+      },
+      'blocking-handle-call',
+    );
+    const vehicle = all.find((f) => f.file.endsWith('vehicle.ex'));
+    const door = all.find((f) => f.file.endsWith('door.ex'));
+    expect(all.length).toBe(2);
+    expect(vehicle?.message).toContain('blocks the Fleet.Vehicle state machine on Finch.request (an HTTP request to another service, default timeout 15 s)');
+    expect(vehicle?.message).toContain('callers (through summary/1) wait up to 20 s');
+    expect(vehicle?.fixable).toBe(false);
+    expect(door?.message).toContain('locked({:call, from}, {:unlock, code}, ...) blocks the Fleet.Door state machine on Process.sleep (a sleep of 3 s)');
   });
 });
 

@@ -12,10 +12,12 @@ import {
   validatePatterns,
   waitTimeout,
   type BlockingCall,
+  type BlockingPattern,
 } from '../core/model/blocking.js';
 import { callerTimeout } from '../core/model/calls.js';
 import { formatMs, parseTimeout } from '../core/model/library.js';
-import type { Clause } from '../core/model/module.js';
+import { uniqueFunctions, type Clause, type ModuleDef } from '../core/model/module.js';
+import type { ProjectIndex } from '../core/model/project.js';
 import type { Finding, Transform } from '../core/types.js';
 
 interface Options {
@@ -107,6 +109,7 @@ end
     const patterns = cachedPatterns(project, options.blockingCalls);
     const out = [];
     for (const mod of file.modules) {
+      if (mod.kinds.has('gen_statem')) out.push(...statemCalls(mod, file.path, patterns, project));
       if (!mod.kinds.has('genserver') && !mod.kinds.has('gen_stage')) continue;
       const handleCall = mod.functions.get('handle_call/3');
       if (!handleCall || handleCall.kind !== 'def') continue;
@@ -151,15 +154,17 @@ export default rule;
 
 
 /** How long the wait may take next to how long callers wait for the reply. */
-function callers(clause: Clause, calls: BlockingCall[]): string {
-  const caller = callerTimeout(clause);
-  const t = caller?.timeout ? parseTimeout(caller.timeout.text) : caller ? 5000 : undefined;
+function callers(clause: Clause, calls: BlockingCall[], statem = false): string {
+  const caller = callerTimeout(clause, statem ? 1 : 0);
+  const t = caller?.timeout ? parseTimeout(caller.timeout.text) : caller ? (statem ? 'infinity' : 5000) : undefined;
   const via = caller ? ` (through ${caller.via.name}/${caller.via.arity})` : '';
   const callerWait =
     t === undefined
       ? caller?.timeout
         ? `callers${via} wait up to the timeout they pass (${caller.timeout.text.trim()})`
-        : 'callers wait up to their GenServer.call timeout (5 s unless they pass one)'
+        : statem
+          ? 'callers wait up to their call timeout (none unless they pass one)'
+          : 'callers wait up to their GenServer.call timeout (5 s unless they pass one)'
       : t === 'infinity'
         ? `callers${via} wait with no timeout`
         : `callers${via} wait up to ${formatMs(t)}`;
@@ -183,4 +188,37 @@ function judge(calls: BlockingCall[], rare: boolean): { severity: Finding['sever
   if (['repo', 'redis', 'sync-call', 'os'].some((c) => cats.has(c as BlockingCall['category']))) return { severity: 'medium', note: '' };
   if (cats.has('file')) return { severity: 'low', note: ' Local disk I/O is usually quick; it hurts on slow or network file systems and large files.' };
   return { severity: 'low', note: ' It waits for a message with its own timeout, a deliberate synchronization: keep that timeout short.' };
+}
+
+/**
+ * gen_statem: the clauses that answer a call (`handle_event({:call, from}, ...)`, or a state
+ * function's `{:call, from}` clause) block the state machine the same way. Detect only: the reply
+ * goes out as a `{:reply, from, value}` action, which the deferred-reply rewrite does not produce.
+ */
+function statemCalls(mod: ModuleDef, filePath: string, patterns: readonly BlockingPattern[], project: ProjectIndex): Finding[] {
+  const out: Finding[] = [];
+  for (const fn of uniqueFunctions(mod)) {
+    if (!fn.isCallback || !((fn.name === 'handle_event' && fn.arity === 4) || fn.arity === 3)) continue;
+    for (const clause of fn.clauses) {
+      if (!clause.body || !/^\{\s*:call\s*,/.test(clause.params[0]?.text.trim() ?? '')) continue;
+      const evidence = codeBlocking(clause, clause.body, patterns, project).filter((c) => !isExitWait(c));
+      if (!evidence.length) continue;
+      const { calls: shown, rare } = normalFirst(evidence);
+      const { severity, note } = judge(shown, rare);
+      const head = clause.params.slice(0, 2).map((p) => p.text.replace(/\s+/g, ' ')).join(', ');
+      out.push(
+        finding(rule, filePath, {
+          node: clause.head,
+          key: `${fnLabel(fn)}:${head}${clause.guard ? ` when ${clause.guard.text}` : ''}`,
+          fixable: false,
+          severity,
+          message:
+            `${fn.name}(${head}, ...) blocks the ${mod.name} state machine on ${shown.slice(0, 3).map(describeWait).join(', ')}: while it waits, ` +
+            `every other call, cast and message queues behind it; ${callers(clause, shown, true)}.${note}` +
+            ' Not rewritten automatically: a gen_statem replies with a {:reply, from, value} action; to do this by hand, start the work in a supervised task, keep `from`, and reply with :gen_statem.reply/2 when it ends.',
+        }),
+      );
+    }
+  }
+  return out;
 }

@@ -714,8 +714,8 @@ export function localCallers(fn: FunctionDef, project: ProjectIndex): Array<{ fn
  * How long callers of a `handle_call/3` clause wait: the timeout of the call in this module's own API
  * that sends a request the clause answers (`def fetch(k), do: GenServer.call(__MODULE__, {:fetch, k}, 30_000)`).
  */
-export function callerTimeout(clause: Clause): { via: FunctionDef; timeout?: SyntaxNode } | undefined {
-  const pattern = clause.params[0];
+export function callerTimeout(clause: Clause, requestParam = 0): { via: FunctionDef; timeout?: SyntaxNode } | undefined {
+  const pattern = clause.params[requestParam];
   if (!pattern || isCatchAllPattern(pattern)) return undefined;
   for (const fn of clause.fn.module.functions.values()) {
     if (fn.isCallback) continue;

@@ -121,9 +121,32 @@ export interface ResolvedTimeout {
 /** The timeout a call waits for: its own argument or option when it sets one, else the library default. */
 export function timeoutOf(site: CallSite, entry: LibraryCall): ResolvedTimeout | undefined {
   const index = entry.timeoutArg?.[site.arity];
-  const arg = index !== undefined ? site.args[index] : entry.timeoutOption ? optionValue(site.args, entry.timeoutOption) : undefined;
-  if (arg) return { value: parseTimeout(arg.text) ?? 'infinity', from: 'call', text: arg.text.trim() };
+  const args = site.args.map(resolveLocal);
+  const arg = index !== undefined ? args[index] : entry.timeoutOption ? optionValue(args, entry.timeoutOption) : undefined;
+  if (arg) {
+    const value = resolveLocal(arg);
+    return { value: parseTimeout(value.text) ?? 'infinity', from: 'call', text: value.text.trim() };
+  }
+  // Options from a variable we cannot read (`Repo.one(query, opts)`) may set it: say nothing.
+  const last = args[args.length - 1];
+  if (entry.timeoutOption && last && index === undefined && (last.type === 'identifier' || /\|\s*\w+\s*\]$/.test(last.text))) return undefined;
   return entry.timeout !== undefined ? { value: entry.timeout, from: 'default' } : undefined;
+}
+
+/** A variable bound earlier in the same body (`http_options = [timeout: 15_000]`) to its value. */
+function resolveLocal(node: SyntaxNode): SyntaxNode {
+  if (node.type !== 'identifier') return node;
+  for (let a: SyntaxNode | null = node; a?.parent; a = a.parent) {
+    const block = a.parent;
+    if (!['do_block', 'body', 'source'].includes(block.type)) continue;
+    const siblings = block.namedChildren;
+    for (let i = siblings.findIndex((x) => x.id === a!.id) - 1; i >= 0; i--) {
+      const s = siblings[i];
+      if (s.type === 'binary_operator' && s.childForFieldName('operator')?.text === '=' && s.childForFieldName('left')?.text === node.text)
+        return s.childForFieldName('right') ?? node;
+    }
+  }
+  return node;
 }
 
 /** `30_000` → 30000, `:timer.seconds(30)` → 30000, `:infinity` → 'infinity'; undefined when not a literal. */
