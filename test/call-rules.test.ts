@@ -61,7 +61,8 @@ describe('library model', () => {
     expect(parseTimeout(':timer.minutes(2)')).toBe(120000);
     expect(parseTimeout('@timeout')).toBeUndefined();
     expect(describeTimeout({ value: 30000, from: 'call', text: '30_000' })).toBe('30 s');
-    expect(describeTimeout({ value: 'infinity', from: 'call', text: '@timeout' })).toBe('its timeout (@timeout)');
+    expect(describeTimeout({ value: undefined, from: 'call', text: '@timeout' })).toBe('its timeout (@timeout)');
+    expect(describeTimeout({ value: 'infinity', from: 'call', text: ':infinity' })).toBe('no timeout');
   });
 });
 
@@ -193,6 +194,80 @@ end
     expect(all.length).toBe(1);
     expect(all[0].severity).toBe('low');
     expect(all[0].message).toContain('a receive bounded by its own timeout (2 s)');
+  });
+});
+
+describe('blocking-init precision', () => {
+  it('is silent on waiting for a stopped process to exit, and low on a handshake with a process it started', async () => {
+    const all = await findings(
+      {
+        'lib/pipeline.ex': `defmodule Media.Pipeline do
+  use GenServer
+
+  def start_link(opts), do: GenServer.start_link(__MODULE__, opts)
+
+  @impl true
+  def init(opts) do
+    {:ok, sup} = Media.ChildSup.start_link([])
+
+    case Media.Setup.run(sup, opts) do
+      {:ok, pid} ->
+        {:ok, utility} = Media.ChildSup.start_utility(sup, %{owner: self()})
+        table = receive do: ({:table, t} -> t)
+        {:ok, %{sup: sup, pid: pid, utility: utility, table: table}}
+
+      {:error, reason} ->
+        Process.exit(sup, :shutdown)
+        receive do: ({:EXIT, ^sup, _reason} -> :ok)
+        {:stop, reason}
+    end
+  end
+end
+`,
+      },
+      'blocking-init',
+    );
+    expect(all.length).toBe(1);
+    expect(all[0].severity).toBe('low');
+    expect(all[0].message).toContain('receive (no timeout)');
+  });
+});
+
+describe('blocking-handle-call: a remote call only when an option is set', () => {
+  it('is low and names the option', async () => {
+    const [f, ...rest] = await findings(
+      {
+        'lib/sup.ex': `defmodule Media.SubSup do
+  use GenServer
+
+  def start_link(opts), do: GenServer.start_link(__MODULE__, opts)
+
+  @impl true
+  def init(opts), do: {:ok, opts}
+
+  @impl true
+  def handle_call({:start_child, child_opts}, _from, state) do
+    pid =
+      case child_opts[:node] do
+        nil ->
+          {:ok, pid} = GenServer.start(Media.Child, self())
+          pid
+
+        node ->
+          {:ok, pid} = :rpc.call(node, GenServer, :start, [Media.Child, self()])
+          pid
+      end
+
+    {:reply, {:ok, pid}, state}
+  end
+end
+`,
+      },
+      'blocking-handle-call',
+    );
+    expect(rest).toEqual([]);
+    expect(f.severity).toBe('low');
+    expect(f.message).toContain('only when child_opts[:node] is set');
   });
 });
 

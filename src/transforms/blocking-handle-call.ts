@@ -6,6 +6,8 @@ import {
   codeBlocking,
   describeWait,
   isExitWait,
+  isHandshake,
+  isBoundedYield,
   normalFirst,
   rarePathNote,
   receiveTimeout,
@@ -16,7 +18,8 @@ import {
 } from '../core/model/blocking.js';
 import { callerTimeout } from '../core/model/calls.js';
 import { formatMs, parseTimeout } from '../core/model/library.js';
-import { uniqueFunctions, type Clause, type ModuleDef } from '../core/model/module.js';
+import { siteName, uniqueFunctions, type Clause, type ModuleDef } from '../core/model/module.js';
+import type { SyntaxNode } from '../core/parse.js';
 import type { ProjectIndex } from '../core/model/project.js';
 import type { Finding, Transform } from '../core/types.js';
 
@@ -117,13 +120,17 @@ end
         if (!clause.body) continue;
         const all = codeBlocking(clause, clause.body, patterns, project);
         // Waiting for a monitored process to go down is the shutdown protocol, not work.
-        const evidence = all.filter((c) => !isExitWait(c));
+        // Task.yield with its own timeout, then handling the task still running, is the recommended bounded wait.
+        const evidence = all.filter((c) => !isExitWait(c) && !isBoundedYield(c));
         if (!evidence.length) continue;
         const plan = planDeferral(clause, all, patterns, 'reply', project);
         const msg = clause.params[0]?.text.replace(/\s+/g, ' ') ?? '';
         const { calls: shown, rare } = normalFirst(evidence);
         const why = shown.slice(0, 3).map(describeWait).join(', ');
-        const { severity, note } = judge(shown, rare);
+        const early = repliedBefore(clause, shown);
+        const { severity, note } = early
+          ? { severity: 'low' as const, note: ' It replies first (GenServer.reply at line ' + (early.startPosition.row + 1) + '), so this caller does not wait for the work; only the messages behind it do.' }
+          : judge(shown, rare);
         out.push(
           finding(rule, file.path, {
             node: clause.head,
@@ -132,7 +139,7 @@ end
             severity,
             message:
               `handle_call(${msg}, ...) blocks the ${mod.name} process on ${why}: while it waits, every other call, ` +
-              `cast and message to this server queues behind it; ${callers(clause, shown)}.${note}` +
+              `cast and message to this server queues behind it${early ? '' : `; ${callers(clause, shown)}`}.${note}` +
               ('reason' in plan ? ` Not rewritten automatically: ${plan.reason}.` : ''),
             data: { clause, evidence: all } satisfies Data,
           }),
@@ -181,12 +188,15 @@ function callers(clause: Clause, calls: BlockingCall[], statem = false): string 
  */
 function judge(calls: BlockingCall[], rare: boolean): { severity: Finding['severity']; note: string } {
   if (rare) return { severity: 'low', note: rarePathNote(calls) };
+
   const cats = new Set(calls.map((c) => c.category));
-  const unboundedReceive = calls.some((c) => c.category === 'receive' && !receiveTimeout(c));
+  const unboundedReceive = calls.some((c) => c.category === 'receive' && !receiveTimeout(c) && !isHandshake(c));
   if (['http', 'socket', 'sleep', 'task-wait', 'remote', 'retry'].some((c) => cats.has(c as BlockingCall['category'])) || unboundedReceive)
     return { severity: 'high', note: unboundedReceive && cats.size === 1 ? ' It waits for a message with no timeout: if it never comes, the server is stuck for good.' : '' };
   if (['repo', 'redis', 'sync-call', 'os'].some((c) => cats.has(c as BlockingCall['category']))) return { severity: 'medium', note: '' };
   if (cats.has('file')) return { severity: 'low', note: ' Local disk I/O is usually quick; it hurts on slow or network file systems and large files.' };
+  if (calls.some(isHandshake))
+    return { severity: 'low', note: ' It waits for a process it just started to answer (a handshake): quick unless that process fails before answering.' };
   return { severity: 'low', note: ' It waits for a message with its own timeout, a deliberate synchronization: keep that timeout short.' };
 }
 
@@ -201,7 +211,7 @@ function statemCalls(mod: ModuleDef, filePath: string, patterns: readonly Blocki
     if (!fn.isCallback || !((fn.name === 'handle_event' && fn.arity === 4) || fn.arity === 3)) continue;
     for (const clause of fn.clauses) {
       if (!clause.body || !/^\{\s*:call\s*,/.test(clause.params[0]?.text.trim() ?? '')) continue;
-      const evidence = codeBlocking(clause, clause.body, patterns, project).filter((c) => !isExitWait(c));
+      const evidence = codeBlocking(clause, clause.body, patterns, project).filter((c) => !isExitWait(c) && !isBoundedYield(c));
       if (!evidence.length) continue;
       const { calls: shown, rare } = normalFirst(evidence);
       const { severity, note } = judge(shown, rare);
@@ -221,4 +231,10 @@ function statemCalls(mod: ModuleDef, filePath: string, patterns: readonly Blocki
     }
   }
   return out;
+}
+
+/** `GenServer.reply(from, ...)` written before every wait: the caller already has its answer. */
+function repliedBefore(clause: Clause, calls: BlockingCall[]): SyntaxNode | undefined {
+  const first = Math.min(...calls.map((c) => c.entry.startIndex));
+  return clause.calls.find((s) => /^(GenServer|:gen_server|:gen)\.reply$/.test(siteName(s)) && s.node.endIndex <= first)?.node;
 }

@@ -5,6 +5,7 @@ import {
   describeBlocking,
   describeWait,
   isExitWait,
+  isHandshake,
   normalFirst,
   patternsFrom,
   rarePathNote,
@@ -118,7 +119,7 @@ end
         if (!found.length || bootStep(clause)) return;
         const plan = planFor(file, mod, init, clause, all);
         const { calls, rare } = normalFirst(found);
-        const onlySync = calls.every((c) => c.category === 'sync-call');
+        const onlySync = calls.every((c) => c.category === 'sync-call' || isHandshake(c));
         out.push(
           finding(rule, file.path, {
             node: calls[0].entry,

@@ -287,7 +287,7 @@ export function costOf(call: BlockingCall): string {
   }
   if (call.category === 'sleep') {
     const t = waitTimeout(call);
-    return t ? `a sleep of ${t.value === 'infinity' ? 'forever' : describeTimeout(t)}` : 'a sleep';
+    return !t ? 'a sleep' : t.value === undefined ? `a sleep of ${t.text}` : `a sleep of ${t.value === 'infinity' ? 'forever' : describeTimeout(t)}`;
   }
   return call.lib?.cost ?? 'a blocking call';
 }
@@ -315,9 +315,41 @@ export function rarePathNote(calls: BlockingCall[]): string {
 /** The clause patterns of a `receive`, and its `after` timeout text. */
 function receiveParts(node: SyntaxNode): { patterns: string[]; after?: string } {
   const block = doBlock(node);
-  const patterns = block ? stabClauses(block).map((c) => c.childForFieldName('left')?.text.trim() ?? '') : [];
-  const after = block?.namedChildren.find((c) => c.type === 'after_block');
+  if (!block) {
+    // `receive do: ({:EXIT, ^pid, _} -> :ok)`: the keyword form.
+    const patterns = node
+      .descendantsOfType('stab_clause')
+      .filter((c) => ownReceive(c) === node.id)
+      .map((c) => c.childForFieldName('left')?.text.trim() ?? '');
+    return { patterns };
+  }
+  const patterns = stabClauses(block).map((c) => c.childForFieldName('left')?.text.trim() ?? '');
+  const after = block.namedChildren.find((c) => c.type === 'after_block');
   return { patterns, after: after ? stabClauses(after)[0]?.childForFieldName('left')?.text.trim() : undefined };
+}
+
+function ownReceive(n: SyntaxNode): number | undefined {
+  for (let p = n.parent; p; p = p.parent) if (p.type === 'call' && callIdentifier(p) === 'receive') return p.id;
+  return undefined;
+}
+
+/**
+ * `start_utility(sup, %{owner: self()})` then `receive do: ({:ets, ets} -> ets)`: a handshake with a
+ * process it just started and told where to answer, which sends as soon as it runs.
+ */
+export function isHandshake(call: BlockingCall): boolean {
+  if (call.category !== 'receive' || receiveTimeout(call)) return false;
+  for (let n: SyntaxNode | null = call.node; n?.parent; n = n.parent) {
+    const siblings = n.parent.namedChildren;
+    const i = siblings.findIndex((x) => x.id === n!.id);
+    const before = siblings.slice(0, i);
+    // `parent = self()` bound earlier and handed to the process started just before.
+    const selfVars = before.map((s) => /^(\w+)\s*=\s*self\(\)$/.exec(s.text.trim())?.[1]).filter((v): v is string => !!v);
+    const hands = (t: string) => /\bself\(\)/.test(t) || selfVars.some((v) => new RegExp(`\\b${v}\\b`).test(t));
+    if (before.some((s) => /\b(start\w*|spawn\w*)\(/.test(s.text) && hands(s.text))) return true;
+    if (n.parent.type === 'call' && /^defp?$/.test(callIdentifier(n.parent) ?? '')) return false;
+  }
+  return false;
 }
 
 /**
@@ -343,4 +375,9 @@ export function receiveTimeout(call: BlockingCall): string | undefined {
   for (let n = call.node.parent; n; n = n.parent)
     if (n.type === 'call' && /^defp?$/.test(callIdentifier(n) ?? '')) return /\bsend_after\(/.test(n.text) ? 'a timer it sets' : undefined;
   return undefined;
+}
+
+/** `Task.yield(task, timeout)` / `Task.yield_many(tasks, timeout)`: a wait bounded by the call's own timeout, the caller handles what is left. */
+export function isBoundedYield(call: BlockingCall): boolean {
+  return call.category === 'task-wait' && /^Task\.yield/.test(call.what) && waitTimeout(call)?.from === 'call';
 }

@@ -111,7 +111,8 @@ export const LIBRARY_CALLS: readonly LibraryCall[] = [
 ];
 
 export interface ResolvedTimeout {
-  value: Timeout;
+  /** Undefined when the call sets it with an expression that is not a literal (`@timeout`, `backoff`). */
+  value: Timeout | undefined;
   /** `'call'`: set by the call; `'default'`: the library's default. */
   from: 'call' | 'default';
   /** The source text when the call sets it (`30_000`, `@timeout`), for messages. */
@@ -125,7 +126,7 @@ export function timeoutOf(site: CallSite, entry: LibraryCall): ResolvedTimeout |
   const arg = index !== undefined ? args[index] : entry.timeoutOption ? optionValue(args, entry.timeoutOption) : undefined;
   if (arg) {
     const value = resolveLocal(arg);
-    return { value: parseTimeout(value.text) ?? 'infinity', from: 'call', text: value.text.trim() };
+    return { value: parseTimeout(value.text), from: 'call', text: value.text.trim() };
   }
   // Options from a variable we cannot read (`Repo.one(query, opts)`) may set it: say nothing.
   const last = args[args.length - 1];
@@ -164,8 +165,8 @@ export function parseTimeout(text: string): Timeout | undefined {
 /** `5 s`, `15 s`, `500 ms`, `no timeout`; a call's own non-literal timeout is shown as written. */
 export function describeTimeout(t: ResolvedTimeout | undefined): string | undefined {
   if (!t) return undefined;
-  if (t.value === 'infinity') return t.from === 'call' && t.text !== ':infinity' ? `its timeout (${t.text})` : 'no timeout';
-  if (t.from === 'call' && parseTimeout(t.text ?? '') === undefined) return `its timeout (${t.text})`;
+  if (t.value === undefined) return `its timeout (${t.text})`;
+  if (t.value === 'infinity') return 'no timeout';
   return formatMs(t.value);
 }
 

@@ -31,6 +31,8 @@ export function pathWithin(node: SyntaxNode, root: SyntaxNode): PathInfo {
     if (n.type === 'stab_clause' && child.id === n.childForFieldName('right')?.id) {
       const pattern = n.childForFieldName('left')?.text.trim();
       if (pattern && ERROR_PATTERN.test(pattern)) return { kind: 'error', why: `after ${shorten(pattern)}` };
+      const option = caseOnOption(n, pattern);
+      if (option) return { kind: 'option', why: `only when ${option} is set (off by default)` };
     }
     if (n.type === 'do_block' && child.type !== 'else_block' && n.parent?.type === 'call') {
       const option = optionCondition(n.parent);
@@ -89,12 +91,30 @@ function optionCondition(call: SyntaxNode): string | undefined {
   if (id !== 'if' && id !== 'unless') return undefined;
   const cond = call.childForFieldName('arguments')?.namedChildren[0] ?? call.namedChildren.find((c) => c.type === 'arguments')?.namedChildren[0];
   if (!cond || id === 'unless') return undefined;
-  const text = cond.text.trim();
   const off = (m: RegExpExecArray | null) => !!m && (m[1] === undefined || /^(false|nil)$/.test(m[1].trim()));
-  if (/^\w+\[:\w+\]$/.test(text)) return text;
-  if (off(/^Keyword\.get\(\s*\w+\s*,\s*:\w+\s*(?:,\s*([^,()]+))?\)$/.exec(text))) return text;
-  if (off(/^Application\.get_env\(\s*:\w+\s*,\s*[\w.:]+\s*(?:,\s*([^,()]+))?\)$/.exec(text))) return text;
+  // `server? and conf[:code_reloader]`: one conjunct that is an option is enough.
+  for (const part of cond.text.trim().split(/\s+(?:and|&&)\s+/)) {
+    const text = part.trim();
+    if (/^\w+\[:\w+\]$/.test(text)) return text;
+    if (off(/^Keyword\.get\(\s*\w+\s*,\s*:\w+\s*(?:,\s*([^,()]+))?\)$/.exec(text))) return text;
+    if (off(/^Application\.get_env\(\s*:\w+\s*,\s*[\w.:]+\s*(?:,\s*([^,()]+))?\)$/.exec(text))) return text;
+  }
   return undefined;
+}
+
+/** `case opts[:node] do nil -> local; node -> remote end`: the non-nil clause runs only when the option is set. */
+function caseOnOption(stab: SyntaxNode, pattern: string | undefined): string | undefined {
+  if (!pattern || /^(nil|false)$/.test(pattern)) return undefined;
+  const call = stab.parent?.type === 'do_block' ? stab.parent.parent : undefined;
+  if (!call || call.type !== 'call' || callIdentifier(call) !== 'case') return undefined;
+  const subject = call.namedChildren.find((c) => c.type === 'arguments')?.namedChildren[0];
+  if (!subject || !isOptionRead(subject.text.trim())) return undefined;
+  const others = stab.parent!.namedChildren.filter((c) => c.type === 'stab_clause' && c.id !== stab.id);
+  return others.some((c) => /^(nil|false)$/.test(c.childForFieldName('left')?.text.trim() ?? '')) ? subject.text.trim() : undefined;
+}
+
+function isOptionRead(text: string): boolean {
+  return /^\w+\[:\w+\]$/.test(text) || /^Keyword\.get\(\s*\w+\s*,\s*:\w+\s*(,\s*(nil|false)\s*)?\)$/.test(text);
 }
 
 function shorten(text: string): string {
