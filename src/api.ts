@@ -1,6 +1,8 @@
 /**
  * The library behind the CLI: scan, fix and write, as plain async functions over plain data.
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { activeRules, configBase, findConfigFile, loadConfig, type ActiveRule, type Config } from './core/config.js';
 import {
   detectAll,
@@ -16,12 +18,26 @@ import {
   type SessionResult,
 } from './core/engine.js';
 import { errorMessage } from './core/errors.js';
+import { defaultCacheDir, openSyntaxCache } from './core/syntax-cache.js';
 import { FileProblem, writeSourceAtomically } from './core/files.js';
 import { suppressionNotices, type SuppressedFinding, type SuppressionNotice } from './core/suppressions.js';
 import type { NonProductionMode } from './core/roles.js';
+import type { Scope } from './core/scope.js';
 import type { Finding } from './core/types.js';
 import { loadWorkspace, type FileStatus, type LoadOptions, type Workspace } from './core/workspace.js';
 import { transforms } from './transforms/index.js';
+
+/** What shapes cached syntax: otpfix's and the grammar's versions. */
+const CACHE_SALT = ['otpfix', 'tree-sitter-elixir'].map((p) => `${p}@${packageVersion(p)}`).join(' ');
+
+function packageVersion(name: string): string {
+  try {
+    const file = name === 'otpfix' ? new URL('../package.json', import.meta.url) : createRequire(import.meta.url).resolve(`${name}/package.json`);
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 export interface RunOptions {
   paths: string[];
@@ -34,10 +50,22 @@ export interface RunOptions {
   configFile?: string;
   /** Use this config instead of reading one. */
   config?: Config;
+  /** Threads to parse on (`--jobs`); default: the available cores. Output is the same for any number. */
+  jobs?: number;
+  /**
+   * Keep the syntax of each file in a cache keyed by its content (default true; `--no-cache`), in
+   * `cacheDir` (default: core/syntax-cache.ts defaultCacheDir).
+   */
+  cache?: boolean;
+  cacheDir?: string;
+  /** Below this much text in all, parse here rather than start threads (default core/parse-pool.ts). */
+  minParallelSize?: number;
   /** Told after each file is read and parsed (progress, --verbose timings). */
   onLoad?: LoadOptions['onFile'];
   /** Told after each file's detection. */
   onDetect?: DetectProgress;
+  /** Report (and rewrite) only these findings; the analysis still reads every file. */
+  scope?: Scope;
 }
 
 export interface Prepared {
@@ -45,6 +73,7 @@ export interface Prepared {
   statuses: FileStatus[];
   rules: ActiveRule[];
   config: Config;
+  scope?: Scope;
 }
 
 export async function prepare(options: RunOptions): Promise<Prepared> {
@@ -58,9 +87,14 @@ export async function prepare(options: RunOptions): Promise<Prepared> {
     include: config.include,
     exclude: config.exclude,
     patternBase: base,
+    jobs: options.jobs,
+    minParallelSize: options.minParallelSize,
+    cache: options.cache === false ? undefined : openSyntaxCache(options.cacheDir ?? defaultCacheDir(options.cwd), CACHE_SALT),
     onFile: options.onLoad,
   });
-  return { workspace, statuses, rules, config };
+  // Every file is analysed; only those in scope are reported on (counted, or listed as skipped).
+  const scoped = options.scope?.file ? statuses.filter((s) => options.scope!.file!(s)) : statuses;
+  return { workspace, statuses: scoped, rules, config, scope: options.scope };
 }
 
 export interface ScanResult extends Prepared {
@@ -74,7 +108,7 @@ export interface ScanResult extends Prepared {
 
 export async function scan(options: RunOptions): Promise<ScanResult> {
   const prepared = await prepare(options);
-  const { findings, problems, suppressed } = detectAll(prepared.workspace, prepared.rules, options.onDetect);
+  const { findings, problems, suppressed } = detectAll(prepared.workspace, prepared.rules, options.onDetect, options.scope);
   return {
     ...prepared,
     findings: findings.map((f) => locate(prepared.workspace, f)),
@@ -85,7 +119,9 @@ export async function scan(options: RunOptions): Promise<ScanResult> {
 }
 
 function noticesFor(prepared: Prepared, suppressed: SuppressedFinding[]): SuppressionNotice[] {
-  return suppressionNotices(prepared.workspace.files, suppressed, {
+  // Out of scope files were not checked: their suppressions would all look unused.
+  const files = prepared.scope?.file ? prepared.workspace.files.filter((f) => prepared.scope!.file!(f)) : prepared.workspace.files;
+  return suppressionNotices(files, suppressed, {
     known: new Set(transforms.map((t) => t.id)),
     active: new Set(prepared.rules.map((r) => r.transform.id)),
   });
@@ -96,7 +132,7 @@ export interface FixRun extends SessionResult {
 }
 
 export async function fix(prepared: Prepared, hooks: SessionHooks, onDetect?: DetectProgress): Promise<FixRun> {
-  const session = await runFixSession(prepared.workspace, prepared.rules, hooks, onDetect);
+  const session = await runFixSession(prepared.workspace, prepared.rules, hooks, onDetect, prepared.scope);
   return { ...session, notices: noticesFor(prepared, session.suppressed) };
 }
 

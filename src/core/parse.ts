@@ -1,19 +1,28 @@
-import Parser from 'tree-sitter';
-import Elixir from 'tree-sitter-elixir';
+import { createRequire } from 'node:module';
+import type Parser from 'tree-sitter';
+import { readSyntax, SyntaxNode, Tree, type SyntaxData } from './syntax.js';
 
-export type SyntaxNode = Parser.SyntaxNode;
-export type Tree = Parser.Tree;
+export { SyntaxNode, Tree };
 
 // One parser per thread: tree-sitter parsers are cheap to reuse and not thread-safe.
 let parser: Parser | undefined;
 
+/** Parse, copy the tree into arrays (core/syntax.ts) in one walk, and drop the native tree. */
 export function parseElixir(text: string): Tree {
+  return new Tree(parseSyntax(text), text);
+}
+
+/** The tree of `text` as plain arrays (what worker threads send back). */
+export function parseSyntax(text: string): SyntaxData {
   if (!parser) {
-    parser = new Parser();
-    parser.setLanguage(Elixir as unknown as Parser.Language);
+    // Loaded on first parse: commands that never parse (rules, explain) never load the native parser.
+    const require = createRequire(import.meta.url);
+    const TreeSitter = require('tree-sitter') as typeof Parser;
+    parser = new TreeSitter();
+    parser.setLanguage(require('tree-sitter-elixir') as Parser.Language);
   }
   // bufferSize above the text length avoids node-tree-sitter's chunked-read limit on large files.
-  return parser.parse(text, undefined, { bufferSize: text.length * 2 + 1024 });
+  return readSyntax(parser.parse(text, undefined, { bufferSize: text.length * 2 + 1024 }));
 }
 
 export interface SyntaxProblem {

@@ -11,8 +11,9 @@ import { colorDiff } from '../review/diff-view.js';
 import type { EditFn } from '../review/editor.js';
 import { interactiveHooks, type Ask, type ReviewStats } from '../review/interactive.js';
 import { RunLog, type LogLevel } from '../run-log.js';
+import { scopeFrom, scopeLine, type ScopeOptions } from '../scope-options.js';
 
-export interface FixOptions extends RunOptions, LogLevel {
+export interface FixOptions extends RunOptions, LogLevel, ScopeOptions {
   dryRun?: boolean;
   yes?: boolean;
   patch?: string;
@@ -42,8 +43,11 @@ export async function fixCommand(options: FixOptions, io: Io): Promise<number> {
   if (!preview && !options.yes && !options.interactive)
     throw usageError('not a terminal, so changes cannot be approved one by one', 'Pass --yes to apply every change, or --dry-run to print them as a diff.');
   const log = new RunLog(io, options);
-  const prepared = await prepare({ ...options, onLoad: log.onLoad });
+  const choice = await scopeFrom(options, options.cwd);
+  const prepared = await prepare({ ...options, scope: choice.scope, onLoad: log.onLoad });
   log.clearProgress();
+  const narrowed = scopeLine(choice, prepared.statuses.filter((st) => st.status === 'ok').length, prepared.workspace.files.length);
+  if (narrowed) log.info(narrowed);
   log.verbose(`config: ${prepared.config.source ?? 'none (defaults)'}; rules: ${prepared.rules.map((r) => r.transform.id).join(', ')}`);
   for (const line of problemsReport({ statuses: prepared.statuses, problems: [] }, log.c, options.cwd)) log.warn(line);
 
