@@ -16,7 +16,7 @@ import {
   type SessionResult,
 } from './core/engine.js';
 import { errorMessage } from './core/errors.js';
-import { FileProblem, writeSourceAtomically } from './core/files.js';
+import { BOM, FileProblem, writeSourceAtomically } from './core/files.js';
 import { suppressionNotices, type SuppressedFinding, type SuppressionNotice } from './core/suppressions.js';
 import type { NonProductionMode } from './core/roles.js';
 import type { Finding } from './core/types.js';
@@ -38,6 +38,12 @@ export interface RunOptions {
   onLoad?: LoadOptions['onFile'];
   /** Told after each file's detection. */
   onDetect?: DetectProgress;
+  /** Files above this size in bytes are not analysed (0: no limit); overrides the config's `maxFileSize`. */
+  maxFileSize?: number;
+  /** Told of each temporary file an interrupted otpfix run left beside a source. */
+  onTemporary?: (file: string) => void;
+  /** Aborting it stops reading and parsing at the next file (Ctrl-C); the promise rejects with its reason. */
+  signal?: AbortSignal;
 }
 
 export interface Prepared {
@@ -59,6 +65,9 @@ export async function prepare(options: RunOptions): Promise<Prepared> {
     exclude: config.exclude,
     patternBase: base,
     onFile: options.onLoad,
+    maxFileSize: options.maxFileSize ?? config.maxFileSize,
+    onTemporary: options.onTemporary,
+    signal: options.signal,
   });
   return { workspace, statuses, rules, config };
 }
@@ -123,13 +132,18 @@ export interface FileOutcome {
   error?: string;
 }
 
-/** Every file whose final text differs from what was read, original → final. */
+/**
+ * Every file whose final text differs from what was read, original → final, as the bytes on disk
+ * are: a byte-order mark the file had is in both (so a diff, a patch and a write agree).
+ */
 export function changedFiles(session: SessionResult): FileOutcome[] {
   const out: FileOutcome[] = [];
   for (const file of session.workspace.files) {
     const original = session.workspace.originals.get(file.path);
-    if (original && original.text !== file.text)
-      out.push({ path: file.path, relPath: file.relPath, before: original.text, after: file.text, written: false });
+    if (original && original.text !== file.text) {
+      const bom = original.bom ? BOM : '';
+      out.push({ path: file.path, relPath: file.relPath, before: bom + original.text, after: bom + file.text, written: false });
+    }
   }
   return out;
 }
@@ -139,6 +153,8 @@ export interface WriteOptions {
   signal?: AbortSignal;
   /** Called before each file is written (tests use it to interrupt at a known point). */
   beforeWrite?: (outcome: FileOutcome) => void | Promise<void>;
+  /** Told after each file, written or not. */
+  afterWrite?: (outcome: FileOutcome) => void;
 }
 
 /**
@@ -160,6 +176,7 @@ export async function writeChanges(session: SessionResult, options: WriteOptions
     } catch (err) {
       outcome.error = err instanceof FileProblem ? err.message : errorMessage(err);
     }
+    options.afterWrite?.(outcome);
   }
   return outcomes;
 }

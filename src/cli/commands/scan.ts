@@ -1,4 +1,5 @@
 import { proposeFixes, scan, type RunOptions } from '../../api.js';
+import { handleTemporaries, requireAnalysed } from './analysed.js';
 import { usageError } from '../../core/errors.js';
 import { SEVERITIES, type Severity } from '../../core/types.js';
 import { colorsFor, type Io } from '../output.js';
@@ -36,10 +37,13 @@ export async function scanCommand(options: ScanOptions, io: Io): Promise<number>
     throw usageError(`unknown format "${options.format}"`, `Use one of: ${SCAN_FORMATS.join(', ')}.`);
   const failOn = parseSeverity(options.failOn, '--fail-on');
   const log = new RunLog(io, options);
-  const result = await scan({ ...options, onLoad: log.onLoad, onDetect: log.onDetect });
+  const temporaries: string[] = [];
+  const result = await scan({ ...options, onLoad: log.onLoad, onDetect: log.onDetect, onTemporary: (f) => temporaries.push(f) });
   log.clearProgress();
   log.verbose(`config: ${result.config.source ?? 'none (defaults)'}; rules: ${result.rules.map((r) => r.transform.id).join(', ')}`);
   for (const line of problemsReport({ statuses: result.statuses, problems: [] }, log.c, options.cwd)) log.warn(line);
+  requireAnalysed(result.statuses, options.paths);
+  handleTemporaries(temporaries, false, log, options.cwd); // scan writes nothing: `fix` removes them
   for (const line of problemsReport({ statuses: [], problems: result.problems }, log.c, options.cwd)) log.error(line);
   for (const line of noticeLines(result.notices, log.c, options.cwd)) log.warn(line);
 
