@@ -5,7 +5,7 @@ import { discoverCases, runRule } from '../test/support/fixtures.js';
 
 const [rule, name, flag] = process.argv.slice(2);
 for (const c of discoverCases().filter((x) => x.rule === rule && (!name || name === '-' || x.name === name))) {
-  const run = await runRule(c.before, c.rule);
+  const run = await runRule(c.before, c.rule, c.options);
   console.log(`== ${c.rule}/${c.name}: ${run.findings} findings, ${run.applied} applied`);
   for (const f of run.failures) console.log(`  FAILED ${f}`);
   if (c.kind !== 'fix') continue;

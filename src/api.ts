@@ -19,6 +19,7 @@ import { errorMessage } from './core/errors.js';
 import { BOM, FileProblem, writeSourceAtomically } from './core/files.js';
 import { suppressionNotices, type SuppressedFinding, type SuppressionNotice } from './core/suppressions.js';
 import type { NonProductionMode } from './core/roles.js';
+import type { Scope } from './core/scope.js';
 import type { Finding } from './core/types.js';
 import { loadWorkspace, type FileStatus, type LoadOptions, type Workspace } from './core/workspace.js';
 import { transforms } from './transforms/index.js';
@@ -44,6 +45,8 @@ export interface RunOptions {
   onTemporary?: (file: string) => void;
   /** Aborting it stops reading and parsing at the next file (Ctrl-C); the promise rejects with its reason. */
   signal?: AbortSignal;
+  /** Report (and rewrite) only these findings; the analysis still reads every file. */
+  scope?: Scope;
 }
 
 export interface Prepared {
@@ -51,6 +54,7 @@ export interface Prepared {
   statuses: FileStatus[];
   rules: ActiveRule[];
   config: Config;
+  scope?: Scope;
 }
 
 export async function prepare(options: RunOptions): Promise<Prepared> {
@@ -69,7 +73,9 @@ export async function prepare(options: RunOptions): Promise<Prepared> {
     onTemporary: options.onTemporary,
     signal: options.signal,
   });
-  return { workspace, statuses, rules, config };
+  // Every file is analysed; only those in scope are reported on (counted, or listed as skipped).
+  const scoped = options.scope?.file ? statuses.filter((s) => options.scope!.file!(s)) : statuses;
+  return { workspace, statuses: scoped, rules, config, scope: options.scope };
 }
 
 export interface ScanResult extends Prepared {
@@ -83,7 +89,7 @@ export interface ScanResult extends Prepared {
 
 export async function scan(options: RunOptions): Promise<ScanResult> {
   const prepared = await prepare(options);
-  const { findings, problems, suppressed } = detectAll(prepared.workspace, prepared.rules, options.onDetect);
+  const { findings, problems, suppressed } = detectAll(prepared.workspace, prepared.rules, options.onDetect, options.scope);
   return {
     ...prepared,
     findings: findings.map((f) => locate(prepared.workspace, f)),
@@ -94,7 +100,9 @@ export async function scan(options: RunOptions): Promise<ScanResult> {
 }
 
 function noticesFor(prepared: Prepared, suppressed: SuppressedFinding[]): SuppressionNotice[] {
-  return suppressionNotices(prepared.workspace.files, suppressed, {
+  // Out of scope files were not checked: their suppressions would all look unused.
+  const files = prepared.scope?.file ? prepared.workspace.files.filter((f) => prepared.scope!.file!(f)) : prepared.workspace.files;
+  return suppressionNotices(files, suppressed, {
     known: new Set(transforms.map((t) => t.id)),
     active: new Set(prepared.rules.map((r) => r.transform.id)),
   });
@@ -105,7 +113,7 @@ export interface FixRun extends SessionResult {
 }
 
 export async function fix(prepared: Prepared, hooks: SessionHooks, onDetect?: DetectProgress): Promise<FixRun> {
-  const session = await runFixSession(prepared.workspace, prepared.rules, hooks, onDetect);
+  const session = await runFixSession(prepared.workspace, prepared.rules, hooks, onDetect, prepared.scope);
   return { ...session, notices: noticesFor(prepared, session.suppressed) };
 }
 

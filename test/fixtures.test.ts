@@ -14,7 +14,7 @@ const cases = discoverCases();
 describe.each([...new Set(cases.map((c) => c.rule))])('%s', (rule) => {
   for (const c of cases.filter((x) => x.rule === rule)) {
     it(`${c.name}`, async () => {
-      const run = await runRule(c.before, c.rule);
+      const run = await runRule(c.before, c.rule, c.options);
       expect(run.failures, 'fixes that failed verification').toEqual([]);
       if (c.kind === 'valid') {
         expect(run.findings, 'a valid-* case must produce no finding').toBe(0);
@@ -42,7 +42,7 @@ describe.each([...new Set(cases.map((c) => c.rule))])('%s', (rule) => {
       try {
         const copy = path.join(dir, path.basename(c.after));
         cpSync(c.after, copy, { recursive: true });
-        const again = await runRule(copy, c.rule);
+        const again = await runRule(copy, c.rule, c.options);
         expect(again.applied, 'a second fix must change nothing').toBe(0);
         expect(again.fixable, 'no fixable finding may remain').toBe(0);
       } finally {

@@ -9,6 +9,7 @@ import { DEFAULT_MAX_FILE_SIZE, formatBytes } from '../core/files.js';
 import { CHOICES } from './review/choices.js';
 import { explainCommand } from './commands/explain.js';
 import { fixCommand } from './commands/fix.js';
+import { mergeCommand } from './commands/merge.js';
 import { prCommand } from './commands/pr.js';
 import { rulesCommand } from './commands/rules.js';
 import { scanCommand, SCAN_FORMATS } from './commands/scan.js';
@@ -44,6 +45,19 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     cmd
       .addOption(new Option('-q, --quiet', 'print only findings and errors').conflicts('verbose'))
       .option('-v, --verbose', 'print per-file status and timings on stderr');
+  // The CI options: what a pull-request check, a legacy codebase or a job matrix reports.
+  const narrowing = (cmd: Command) =>
+    cmd
+      .option('--changed-since <ref>', 'report only findings in files changed since the merge base of <ref> and HEAD (the analysis still reads every file)')
+      .option('--lines', 'with --changed-since: only findings on changed lines')
+      .option('--shard <i/n>', 'only the files of shard i of n (split by a stable hash of the path), for a CI matrix')
+      .option('--baseline <file>', 'report only findings not recorded in <file> (written by scan --write-baseline); robust to line shifts');
+  const scopeOptions = (opts: Record<string, unknown>) => ({
+    changedSince: opts.changedSince as string | undefined,
+    lines: opts.lines as boolean | undefined,
+    shard: opts.shard as string | undefined,
+    baseline: opts.baseline as string | undefined,
+  });
   const cwd = () => io.cwd ?? process.cwd();
   const runOptions = (paths: string[], opts: Record<string, unknown>) => ({
     paths,
@@ -56,16 +70,24 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     verbose: !!opts.verbose,
   });
 
-  logging(common(program.command('scan')))
+  narrowing(logging(common(program.command('scan'))))
     .description('report findings; exit 0 when none, 1 when some, 2 on usage or config errors, 3 on I/O errors')
     .addOption(new Option('-f, --format <format>', 'output format').choices([...SCAN_FORMATS]).default('text'))
     .addOption(new Option('--fail-on <severity>', 'exit 1 only for findings at or above this severity').choices([...SEVERITIES]))
+    .addOption(
+      new Option('--write-baseline <file>', 'record the findings reported in <file> (for --baseline) and exit 0').conflicts('baseline'),
+    )
     .addHelpText('after', SCAN_HELP)
     .action(async (paths: string[], opts) => {
-      setExit(await scanCommand({ ...runOptions(paths, opts), format: opts.format, failOn: opts.failOn }, io));
+      setExit(
+        await scanCommand(
+          { ...runOptions(paths, opts), ...scopeOptions(opts), format: opts.format, failOn: opts.failOn, writeBaseline: opts.writeBaseline },
+          io,
+        ),
+      );
     });
 
-  logging(common(program.command('fix')))
+  narrowing(logging(common(program.command('fix'))))
     .description('rewrite findings: approve each change on a terminal, or use --yes / --dry-run / --patch')
     .option('--dry-run', 'print the changes as a unified diff; write nothing')
     .addOption(new Option('-y, --yes', 'apply every verified change without asking').conflicts(['dryRun', 'patch', 'check']))
@@ -78,6 +100,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         await fixCommand(
           {
             ...runOptions(paths, opts),
+            ...scopeOptions(opts),
             dryRun: opts.dryRun,
             yes: opts.yes,
             patch: opts.patch,
@@ -103,6 +126,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--no-verify', "skip git's commit hooks")
     .option('--repos <file>', 'run over the repositories listed in <file> (local paths or clone URLs, one per line)')
     .option('--clone-dir <dir>', 'where --repos clones URLs (default: a new temporary directory)')
+    .option('--concurrency <n>', 'with --repos: work on up to <n> repositories at once (default 1)')
+    .option('--state <file>', 'with --repos: record done and failed repositories in <file>; a rerun skips those done')
+    .option('--shard <i/n>', 'with --repos: only the repositories of shard i of n (by position in the list), for a CI matrix')
+    .addOption(new Option('-f, --format <format>', 'with --repos: the final table as text or JSON (on stdout)').choices(['text', 'json']).default('text'))
     .action(async (paths: string[], opts) => {
       setExit(
         await prCommand(
@@ -123,12 +150,22 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
             verify: opts.verify,
             repos: opts.repos,
             cloneDir: opts.cloneDir,
+            concurrency: opts.concurrency,
+            state: opts.state,
+            shard: opts.shard,
+            format: opts.format,
             env: process.env,
           },
           io,
         ),
       );
     });
+
+  program
+    .command('merge')
+    .description('combine the SARIF or JSON reports of --shard runs into one report (printed on stdout)')
+    .argument('<reports...>', 'report files, all SARIF or all JSON')
+    .action((files: string[]) => setExit(mergeCommand(files, io, cwd())));
 
   program
     .command('rules')

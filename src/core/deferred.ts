@@ -266,7 +266,7 @@ export function deferralEdits(file: FileModel, project: ProjectIndex, options: D
   ]);
   for (const v of carried) stillRead.add(v);
   const [messageParam] = clause.params;
-  const newMessage = underscoreUnused(messageParam, stillRead);
+  const newMessage = underscoreUnused(messageParam, stillRead, clause.params.slice(1));
   if (newMessage !== messageParam.text) edits.push(replaceNode(file, messageParam, newMessage));
   // `from` and the state must be bound to names the generated code can use.
   const named = (param: SyntaxNode, preferred: string[]): string => {
@@ -275,7 +275,7 @@ export function deferralEdits(file: FileModel, project: ProjectIndex, options: D
     const name = fresh ?? current!;
     stillRead.add(name);
     taken.add(name);
-    let newText = underscoreUnused(param, stillRead);
+    let newText = underscoreUnused(param, stillRead, clause.params.filter((p) => p.id !== param.id));
     if (fresh) newText = current ? (param.type === 'identifier' ? fresh : newText.replace(new RegExp(`\\b_?${current}$`), fresh)) : `${newText} = ${fresh}`;
     if (newText !== param.text) edits.push(replaceNode(file, param, newText));
     return name;

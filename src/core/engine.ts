@@ -11,6 +11,7 @@ import { buildFileModel, type FileModel } from './model/module.js';
 import { parseElixir, syntaxProblems } from './parse.js';
 import { positionOf } from './position.js';
 import { codeRole, ROLE_NAMES, type CodeRole } from './roles.js';
+import type { Scope } from './scope.js';
 import { applySuppressions, type SuppressedFinding } from './suppressions.js';
 import { SEVERITIES, type Edit, type Finding, type Severity } from './types.js';
 import type { Workspace } from './workspace.js';
@@ -71,19 +72,21 @@ function configuredSeverity(found: Severity, rule: ActiveRule): Severity {
 /** Told after each file's detection (progress, per-file timings). */
 export type DetectProgress = (file: FileModel, result: DetectResult, ms: number, done: number, total: number) => void;
 
-export function detectAll(ws: Workspace, rules: ActiveRule[], onFile?: DetectProgress): DetectResult {
+/** Detection in every file (or only in the files `scope` admits, its findings narrowed by the scope). */
+export function detectAll(ws: Workspace, rules: ActiveRule[], onFile?: DetectProgress, scope?: Scope): DetectResult {
   const findings: Finding[] = [];
   const problems: RuleProblem[] = [];
   const suppressed: SuppressedFinding[] = [];
-  ws.files.forEach((file, i) => {
+  const files = scope?.file ? ws.files.filter((f) => scope.file!(f)) : ws.files;
+  files.forEach((file, i) => {
     const started = performance.now();
     const r = detectFile(ws, file, rules);
     findings.push(...r.findings);
     problems.push(...r.problems);
     suppressed.push(...r.suppressed);
-    onFile?.(file, r, performance.now() - started, i + 1, ws.files.length);
+    onFile?.(file, r, performance.now() - started, i + 1, files.length);
   });
-  return { findings, problems, suppressed };
+  return { findings: scope?.findings ? scope.findings(findings, ws) : findings, problems, suppressed };
 }
 
 function byPosition(a: Finding, b: Finding): number {
@@ -274,15 +277,19 @@ export async function runFixSession(
   rules: ActiveRule[],
   hooks: SessionHooks,
   onFile?: DetectProgress,
+  scope?: Scope,
 ): Promise<SessionResult> {
   let ws = start;
   const ruleById = new Map(rules.map((r) => [r.transform.id, r]));
-  const initial = detectAll(ws, rules, onFile);
+  const initial = detectAll(ws, rules, onFile, scope);
   const problems = [...initial.problems];
   const byFile = new Map<string, Finding[]>();
   for (const f of initial.findings) byFile.set(f.file, [...(byFile.get(f.file) ?? []), f]);
   const decided = new Set<string>();
   const id = (f: Finding) => `${f.ruleId}\u0000${f.file}\u0000${f.key}`;
+  // With a scope, positions shift as changes land: later detections are kept by identity instead.
+  const scoped = new Set(initial.findings.map(id));
+  const inScope = (found: Finding[]) => (scope ? found.filter((f) => scoped.has(id(f))) : found);
   const session: SessionResult = {
     workspace: ws,
     applied: [],
@@ -324,13 +331,13 @@ export async function runFixSession(
       const model = ws.file(changed.path)!;
       const redetected = detectFile(ws, model, rules);
       problems.push(...redetected.problems);
-      byFile.set(changed.path, redetected.findings);
-      for (const f of redetected.findings) if (!f.fixable && !decided.has(id(f))) (session.detectOnly.push(f), decided.add(id(f)));
+      byFile.set(changed.path, inScope(redetected.findings));
+      for (const f of inScope(redetected.findings)) if (!f.fixable && !decided.has(id(f))) (session.detectOnly.push(f), decided.add(id(f)));
     }
   }
   session.workspace = ws;
   // Cross-module facts may have changed in files no change touched: count what a rescan would report.
-  session.left = ws === start ? initial.findings : detectAll(ws, rules).findings;
+  session.left = ws === start ? initial.findings : inScope(detectAll(ws, rules, undefined, scope?.file && { file: scope.file }).findings);
   return session;
 }
 

@@ -1,19 +1,20 @@
 import Parser from 'tree-sitter';
 import Elixir from 'tree-sitter-elixir';
+import { readSyntax, SyntaxNode, Tree } from './syntax.js';
 
-export type SyntaxNode = Parser.SyntaxNode;
-export type Tree = Parser.Tree;
+export { SyntaxNode, Tree };
 
 // One parser per thread: tree-sitter parsers are cheap to reuse and not thread-safe.
 let parser: Parser | undefined;
 
+/** Parse, copy the tree into arrays (core/syntax.ts) in one walk, and drop the native tree. */
 export function parseElixir(text: string): Tree {
   if (!parser) {
     parser = new Parser();
     parser.setLanguage(Elixir as unknown as Parser.Language);
   }
   // bufferSize above the text length avoids node-tree-sitter's chunked-read limit on large files.
-  return parser.parse(text, undefined, { bufferSize: text.length * 2 + 1024 });
+  return new Tree(readSyntax(parser.parse(text, undefined, { bufferSize: text.length * 2 + 1024 })), text);
 }
 
 export interface SyntaxProblem {

@@ -104,27 +104,18 @@ export function binaryOperator(node: SyntaxNode): string | undefined {
 
 /**
  * Every node of the subtree in source order, the node itself first; with `types`, only nodes of
- * those types (found natively by tree-sitter, which is much faster than visiting every node).
+ * those types.
  */
 export function descendants(node: SyntaxNode, types?: string[]): Iterable<SyntaxNode> {
   return types ? node.descendantsOfType(types) : walkAll(node);
 }
 
 function* walkAll(node: SyntaxNode): Generator<SyntaxNode> {
-  const cursor = node.walk();
-  let depth = 0;
-  for (;;) {
-    yield cursor.currentNode;
-    if (cursor.gotoFirstChild()) {
-      depth++;
-      continue;
-    }
-    for (;;) {
-      if (depth === 0) return;
-      if (cursor.gotoNextSibling()) break;
-      cursor.gotoParent();
-      depth--;
-    }
+  const stack: SyntaxNode[] = [node];
+  while (stack.length) {
+    const next = stack.pop()!;
+    yield next;
+    for (let i = next.children.length - 1; i >= 0; i--) stack.push(next.children[i]);
   }
 }
 

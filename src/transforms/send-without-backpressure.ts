@@ -16,6 +16,7 @@ import type { Edit, Finding, Transform } from '../core/types.js';
 
 interface Options {
   maxMailbox: number;
+  dropWhenFull: boolean;
 }
 
 /** Calls that run their function argument once per element, in the calling process. */
@@ -43,6 +44,12 @@ const rule: Transform<Options> = {
         'Mailbox length at which a local subscriber is considered overwhelmed: further messages to it are dropped and counted. Size it from the burst a healthy subscriber absorbs (messages per second × the pause you tolerate).',
       validate: (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive integer'),
     },
+    dropWhenFull: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Opt in to the fix: the messages these sends deliver may be lost (state snapshots, metrics, notifications a subscriber can re-read). Off by default, because code does not show whether a message is part of a contract (a ledger, a job, a reply), and dropping one breaks it.',
+    },
   },
   explanation: `
 \`send/2\` never blocks and never fails: it appends to the receiver's mailbox whatever its length. A
@@ -51,7 +58,10 @@ server that fans every event out to a list of subscribers (\`Enum.each(subs, &se
 mailbox grows without bound: its memory grows, each \`receive\` with a pattern scans a longer queue, and
 it falls further behind until the node runs out of memory.
 
-The fix adds a mailbox-length guard, \`send_or_drop/2\`: for a local pid whose
+Whether a message may be lost is not in the code: a ledger event, a job or a reply must arrive, a
+state snapshot or a metric may not. So the rule only reports by default, and the finding says how to
+bound the mailbox by hand. With the option \`dropWhenFull\` (you have checked that the messages may be
+lost) the fix adds a mailbox-length guard, \`send_or_drop/2\`: for a local pid whose
 \`Process.info(pid, :message_queue_len)\` is at or above \`maxMailbox\`, the message is **dropped** and
 counted instead of queued. The count lives in a \`:counters\` reference kept in \`:persistent_term\` (one
 per module, created on the first drop), and \`dropped_messages/0\` reads it — it survives the server's
@@ -89,7 +99,7 @@ end
 \`\`\`
 `,
 
-  detect({ file }) {
+  detect({ file, options }) {
     const out: Finding[] = [];
     for (const mod of file.modules) {
       if (!isProcessModule(mod)) continue;
@@ -101,13 +111,14 @@ end
             if (!fanOut) continue;
             const base = `${fnLabel(fn)}:send(${argsText(site)})`;
             const n = ordinalOf(fn, site);
-            const fixable = siteName(site) !== 'Process.send';
+            const optionsSend = siteName(site) === 'Process.send';
+            const fixable = !optionsSend && options.dropWhenFull;
             out.push(
               finding(rule, file.path, {
                 node: site.node,
                 key: n ? `${base}#${n}` : base,
                 fixable,
-                message: message(fn, site, fanOut, fixable),
+                message: message(fn, site, fanOut, optionsSend ? 'options' : fixable ? undefined : 'contract'),
                 data: { site, mod, fixable } satisfies Data,
               }),
             );
@@ -119,6 +130,7 @@ end
 
   fix(f, { file, options }) {
     const { site, mod } = f.data as Data;
+    if (!options.dropWhenFull) return { skip: DROP_NOT_SHOWN };
     const target = site.node.childForFieldName('target')!;
     const edits: Edit[] = [{ file: file.path, start: target.startIndex, end: target.endIndex, text: HELPER }];
     if (!mod.functions.has(`${HELPER}/2`)) {
@@ -205,13 +217,17 @@ function collectionOf(host: SyntaxNode): string {
   return first?.text.split('\n')[0] ?? 'a collection';
 }
 
-function message(fn: FunctionDef, site: CallSite, fanOut: FanOut, fixable: boolean): string {
+const DROP_NOT_SHOWN =
+  "the only local fix drops messages to a full mailbox, and nothing here shows that these messages may be lost (a ledger event, a job or a reply must arrive). Bound the flow by hand (demand from the subscribers, GenStage/Broadway, or acks with a window of in-flight messages), or, if the messages are droppable notifications, enable this rule's option dropWhenFull";
+
+function message(fn: FunctionDef, site: CallSite, fanOut: FanOut, blocked?: 'options' | 'contract'): string {
   const collection = fanOut.collection.length > 40 ? `${fanOut.collection.slice(0, 40)}…` : fanOut.collection;
   let text =
     `${fnLabel(fn)} runs in the ${fn.module.name} process and sends to every element of \`${collection}\` (${fanOut.loop}) ` +
     `with no check on the receivers' mailboxes: a subscriber slower than the producer queues every message, and its mailbox and memory grow without bound. ` +
     `It becomes real when events can arrive faster than the slowest subscriber handles them.`;
-  if (!fixable) text += ` Not rewritten: ${siteName(site)}/3 carries send options; guard it by hand.`;
+  if (blocked === 'options') text += ` Not rewritten: ${siteName(site)}/3 carries send options; guard it by hand.`;
+  if (blocked === 'contract') text += ` Not rewritten: ${DROP_NOT_SHOWN}.`;
   return text;
 }
 

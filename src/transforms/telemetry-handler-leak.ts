@@ -38,6 +38,8 @@ interface UniqueId {
   expr: SyntaxNode;
   /** The call that makes it unique (`self()`, `make_ref()`). */
   source: SyntaxNode;
+  /** Variables in `expr` bound to such a call (`me` in `"router-#{inspect(me)}"` after `me = self()`). */
+  names: string[];
 }
 
 interface Captured {
@@ -86,7 +88,9 @@ Attaches in plain modules (a test helper with \`on_exit\`, an \`attach_default_l
 reported: their lifetime is not a process's. Nor are processes that trap exits.
 
 **The fix** (for a process registered under a fixed name, so one instance at a time): a stable id
-(the unique part removed, e.g. \`"router"\`, or \`__MODULE__\`), \`:telemetry.detach(id)\` right before
+made of the module and what remains once the unique part is removed (\`{__MODULE__, "router"}\`, or
+\`__MODULE__\`) — the module keeps it unique, so two modules whose ids shared a prefix never detach
+each other's handler — \`:telemetry.detach(id)\` right before
 the attach so a restart replaces what a dead predecessor left, and the closure turned into a public
 function \`handle_telemetry_event/4\` attached as \`&__MODULE__.handle_telemetry_event/4\`, with the
 variables it captured passed in the config argument. The \`terminate/2\` detach is kept. A module
@@ -105,7 +109,7 @@ end
 After:
 \`\`\`elixir
 def init(_) do
-  id = "router"
+  id = {__MODULE__, "router"}
   router = self()
   :telemetry.detach(id)
   :telemetry.attach(id, [:app, :event], &__MODULE__.handle_telemetry_event/4, %{router: router})
@@ -147,10 +151,13 @@ def handle_telemetry_event(e, m, md, %{router: router}), do: send(router, {e, m,
     const edits: Edit[] = [];
     const mod = attach.module;
     let idText = attach.id!.text;
+    // An id written inside the attach is replaced with the rest of the call when the closure is converted.
+    const rewritesCall = attach.handler.kind === 'fn';
     if (leak.unique) {
-      const stable = stableId(leak.unique.expr);
+      const stable = moduleId(leak.unique);
       if (!stable) return { skip: 'cannot derive a stable id from the unique one' };
-      edits.push({ file: file.path, start: leak.unique.expr.startIndex, end: leak.unique.expr.endIndex, text: stable });
+      const inCall = leak.unique.expr.startIndex >= attach.site.node.startIndex && leak.unique.expr.endIndex <= attach.site.node.endIndex;
+      if (!(inCall && rewritesCall)) edits.push({ file: file.path, start: leak.unique.expr.startIndex, end: leak.unique.expr.endIndex, text: stable });
       if (leak.unique.expr.id === attach.id!.id) idText = stable;
       // The same expression written again in terminate/2 must name the same handler.
       for (const { site } of detachSites(mod))
@@ -216,8 +223,17 @@ function trapsExits(mod: ModuleDef): boolean {
 function uniqueId(expr: SyntaxNode, scope: Scope, fn: FunctionDef, project: ProjectIndex, depth = 0): UniqueId | undefined {
   if (depth > 3) return undefined;
   const source = uniqueCall(expr, scope.mod);
-  if (source) return { expr, source };
-  if (expr.type !== 'identifier') return undefined;
+  if (source) return { expr, source, names: [] };
+  if (expr.type !== 'identifier') {
+    // `"router-#{inspect(me)}"` with `me = self()` earlier in the clause.
+    for (const id of expr.descendantsOfType('identifier')) {
+      if (id.parent?.type === 'call' && id.parent.childForFieldName('target')?.id === id.id) continue;
+      const bound = bindingOf(id.text, scope, expr.startIndex);
+      const call = bound && uniqueCall(bound, scope.mod);
+      if (call) return { expr, source: call, names: [id.text] };
+    }
+    return undefined;
+  }
   const bound = bindingOf(expr.text, scope, expr.startIndex);
   if (bound) return uniqueId(bound, scope, fn, project, depth + 1);
   const param = paramOf(expr.text, scope);
@@ -297,14 +313,14 @@ function freeVariables(fnNode: SyntaxNode, outer: Scope): string[] {
 function declineReason(leak: Leak, mod: ModuleDef, attaches: TelemetryAttach[], project: ProjectIndex): string | undefined {
   const attach = leak.attach;
   if (!attach.id) return 'the attach has no id argument';
-  const stable = leak.unique ? stableId(leak.unique.expr) : undefined;
+  const stable = leak.unique ? moduleId(leak.unique) : undefined;
   if (leak.unique && !stable) return `cannot derive a stable id from \`${leak.unique.expr.text}\``;
   // One id for the module is right for a process registered under a fixed name. Several instances
   // need an id per instance: fine when what remains still varies (`"meter-#{tenant}"`).
-  if (leak.unique && !namesOf(mod, project).size && !perInstance(leak.unique.expr))
+  if (leak.unique && !namesOf(mod, project).size && !perInstance(leak.unique))
     return `${mod.name} is not started under a fixed name, so several instances may run at once and each needs its own stable id (derive it from the instance's name or key), or trap exits so terminate/2 runs`;
   if (leak.unique && attaches.length > 1) {
-    const ids = attaches.map((a) => (a === attach ? stableId(leak.unique!.expr) : a.id?.text));
+    const ids = attaches.map((a) => (a === attach ? moduleId(leak.unique!) : a.id?.text));
     if (new Set(ids).size !== ids.length) return 'the stable id would collide with another handler of this module';
   }
   if (!statementOf(attach.site.node, attach.clause)) return 'the attach is not a statement of a do-block (a one-line function); add the detach by hand';
@@ -334,8 +350,10 @@ function message(leak: Leak): string {
 // Fix helpers
 
 /** `"router-#{inspect(self())}"` → `"router"`; `{__MODULE__, make_ref()}` → `__MODULE__`; `make_ref()` → `__MODULE__`. */
-function stableId(expr: SyntaxNode): string | undefined {
-  const unique = (n: SyntaxNode) => !!uniqueCall(n, { aliases: new Map() } as unknown as ModuleDef);
+function stableId(expr: SyntaxNode, names: string[] = []): string | undefined {
+  const unique = (n: SyntaxNode) =>
+    !!uniqueCall(n, { aliases: new Map() } as unknown as ModuleDef) ||
+    [n, ...n.descendantsOfType('identifier')].some((i) => i.type === 'identifier' && names.includes(i.text));
   if (expr.type === 'string') {
     let text = '';
     for (const part of expr.namedChildren) {
@@ -358,9 +376,20 @@ function stableId(expr: SyntaxNode): string | undefined {
   return undefined;
 }
 
+/**
+ * The stable id, made unique to the module: two modules whose ids share a prefix
+ * (`"http-request-#{inspect(self())}"` in both) must not detach each other's handler.
+ */
+function moduleId(unique: UniqueId): string | undefined {
+  const stable = stableId(unique.expr, unique.names);
+  if (!stable || stable.includes('__MODULE__')) return stable;
+  return `{__MODULE__, ${stable}}`;
+}
+
 /** Whether the id keeps a part that varies per instance once the unique part is gone. */
-function perInstance(expr: SyntaxNode): boolean {
-  const stable = stableId(expr);
+function perInstance(unique: UniqueId): boolean {
+  const expr = unique.expr;
+  const stable = stableId(expr, unique.names);
   if (!stable || stable === '__MODULE__') return false;
   if (expr.type === 'string') return /#\{/.test(stable);
   return /[a-z_]\w*/.test(stable.replace(/:[a-z_]\w*|__MODULE__|"[^"]*"/g, ''));
@@ -396,7 +425,8 @@ function convertClosure(leak: Leak, text: string): Converted {
     return left ? codeChildren(left)[3] : undefined;
   });
   if (configParams.some((p) => !p)) return { reason: 'the fn does not take four parameters' };
-  const usesConfig = configParams.some((p) => !(p!.type === 'identifier' && p!.text.startsWith('_')));
+  // With nothing captured the config is passed on as it is; otherwise it is kept under :config.
+  const usesConfig = names.length > 0 && configParams.some((p) => !(p!.type === 'identifier' && p!.text.startsWith('_')));
   if (usesConfig && configParams.some((p) => p!.type !== 'identifier')) return { reason: 'the fn pattern-matches its config argument' };
   const configPairs = names.map((n) => `${n}: ${n}`);
   if (usesConfig) configPairs.unshift(`config: ${attach.config.text}`);
@@ -448,7 +478,13 @@ function convertClosure(leak: Leak, text: string): Converted {
 
   // The attach call with its handler and config replaced, laid out as the formatter would.
   const args = callArguments(attach.site.node);
-  const newArgs = args.map((a) => (a.id === fnNode.id ? `&__MODULE__.${HANDLER_NAME}/4` : a.id === attach.config!.id ? configValue : a.text));
+  const stableArg = leak.unique && moduleId(leak.unique);
+  const newArgs = args.map((a) => {
+    if (a.id === fnNode.id) return `&__MODULE__.${HANDLER_NAME}/4`;
+    if (a.id === attach.config!.id) return configValue;
+    if (stableArg && a.id === leak.unique!.expr.id) return stableArg;
+    return a.text;
+  });
   const callText = layoutCall(text, attach.site.node, newArgs);
   return {
     edits: (path) => [

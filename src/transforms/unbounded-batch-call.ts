@@ -248,7 +248,7 @@ function headFor(text: string, clause: Clause, variable: string, max: number): {
   const keep = new Set([variable, ...guardVars]);
   const state = stateText(stateParam, keep);
   if (!state) return 'its state parameter gives no variable to reply with';
-  const params = `${underscoreUnused(msg, keep)}, ${underscoreUnused(from, keep)}, ${state.text}`;
+  const params = `${underscoreUnused(msg, keep, [from, stateParam])}, ${underscoreUnused(from, keep, [msg, stateParam])}, ${state.text}`;
   const limit = max >= 10_000 ? String(max).replace(/\B(?=(\d{3})+(?!\d))/g, '_') : String(max);
   const guardText = guard
     ? `${['or', '||'].includes(binaryOperator(guard) ?? '') ? `(${guard.text})` : guard.text} and length(${variable}) > ${limit}`

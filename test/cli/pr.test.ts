@@ -397,7 +397,9 @@ echo "https://github.example/acme/shop/pull/7"
     expect(status[1]).toMatch(/^\[2\/4\] ok +file:\/\/.*upstream\.git: 1 branch .*the clone is kept: /);
     expect(status[2]).toMatch(/^\[3\/4\] failed +missing-repo: no such directory: /);
     expect(status[3]).toMatch(/^\[4\/4\] no changes clean$/);
-    expect(run.out).toContain('4 repositories: 2 ok, 1 without changes, 1 failed; 2 branches made.');
+    expect(run.out).toContain('4 repositories: 2 ok, 1 without changes, 1 failed; 2 branches, 0 pull requests.');
+    expect(run.out).toMatch(/^repository +status +branches +pull requests +failure$/m);
+    expect(run.out).toMatch(/^missing-repo +failed +- +- +no such directory: /m);
 
     expect(checkoutState(good)).toEqual(state);
     expect(branches(good)).toEqual(['main', BRANCH].sort());

@@ -1,5 +1,5 @@
 # proof-of: send-without-backpressure/topic-relay
-# options: {"maxMailbox": 100}
+# options: {"maxMailbox": 100, "dropWhenFull": true}
 #
 # Runs the Relay.TopicHub that otpfix rewrote. One subscriber never reads its mailbox, another
 # reads as fast as it can. After 5000 publishes the stuck subscriber's mailbox holds 100 messages

@@ -2,7 +2,8 @@
  * Fixture discovery and running. A case is `fixtures/before/<rule>/<case>.ex(s)` (or a directory of
  * files, for rewrites that touch several files) with its exact expected output under
  * `fixtures/after/<rule>/`. `valid-*` cases must stay silent; `detect-*` cases must be reported and
- * left unchanged (detect only); every other case must have an `after`.
+ * left unchanged (detect only); every other case must have an `after`. A case run with rule options
+ * other than the defaults (an opt-in fix) names them in `fixtures/options/<rule>/<case>.json`.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -24,6 +25,8 @@ export interface FixtureCase {
   after: string;
   /** Relative paths of the case's files (one entry, '', for a single-file case). */
   files: string[];
+  /** Rule options for this case (fixtures/options/<rule>/<case>.json), else the defaults. */
+  options?: Record<string, unknown>;
 }
 
 export function discoverCases(): FixtureCase[] {
@@ -36,7 +39,9 @@ export function discoverCases(): FixtureCase[] {
       const isDir = statSync(before).isDirectory();
       const name = isDir ? entry : entry.replace(/\.exs?$/, '');
       const kind: CaseKind = name.startsWith('valid-') ? 'valid' : name.startsWith('detect-') ? 'detect' : 'fix';
+      const optionsFile = path.join(FIXTURES, 'options', rule, `${name}.json`);
       cases.push({
+        options: existsSync(optionsFile) ? JSON.parse(readFileSync(optionsFile, 'utf8')) : undefined,
         rule,
         name,
         kind,

@@ -10,8 +10,10 @@ import type { FileStatus } from '../../core/workspace.js';
  * A run that analysed nothing must not pass for a clean one (a CI gate would check nothing):
  * no Elixir file found, or none that could be read and parsed, is an error (exit 2).
  */
-export function requireAnalysed(statuses: FileStatus[], paths: string[]): void {
-  if (statuses.some((s) => s.status === 'ok')) return;
+export function requireAnalysed(statuses: FileStatus[], paths: string[], analysed: number): void {
+  // `analysed` counts every file read and parsed; `statuses` may be narrowed (--changed-since,
+  // --shard), and a narrowed run with nothing in scope has still checked the project.
+  if (analysed > 0) return;
   const where = paths.length ? paths.join(', ') : 'the current directory';
   if (!statuses.length)
     throw usageError(

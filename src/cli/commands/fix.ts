@@ -14,8 +14,9 @@ import type { EditFn } from '../review/editor.js';
 import { interactiveHooks, type Ask, type ReviewStats } from '../review/interactive.js';
 import { RunLog, type LogLevel } from '../run-log.js';
 import { handleTemporaries, requireAnalysed } from './analysed.js';
+import { scopeFrom, scopeLine, type ScopeOptions } from '../scope-options.js';
 
-export interface FixOptions extends RunOptions, LogLevel {
+export interface FixOptions extends RunOptions, LogLevel, ScopeOptions {
   dryRun?: boolean;
   yes?: boolean;
   patch?: string;
@@ -75,11 +76,20 @@ export async function fixCommand(options: FixOptions, io: Io): Promise<number> {
   let accepted = 0;
   try {
     const temporaries: string[] = [];
-    const prepared = await prepare({ ...options, onLoad: log.onLoad, onTemporary: (f) => temporaries.push(f), signal: controller.signal });
+    const choice = await scopeFrom(options, options.cwd);
+    const prepared = await prepare({
+      ...options,
+      scope: choice.scope,
+      onLoad: log.onLoad,
+      onTemporary: (f) => temporaries.push(f),
+      signal: controller.signal,
+    });
     log.clearProgress();
+    const narrowed = scopeLine(choice, prepared.statuses.filter((st) => st.status === 'ok').length, prepared.workspace.files.length);
+    if (narrowed) log.info(narrowed);
     log.verbose(`config: ${prepared.config.source ?? 'none (defaults)'}; rules: ${prepared.rules.map((r) => r.transform.id).join(', ')}`);
     for (const line of problemsReport({ statuses: prepared.statuses, problems: [] }, log.c, options.cwd)) log.warn(line);
-    requireAnalysed(prepared.statuses, options.paths);
+    requireAnalysed(prepared.statuses, options.paths, prepared.workspace.files.length);
     handleTemporaries(temporaries, !preview, log, options.cwd);
     const patchTarget = options.patch === undefined ? undefined : checkPatchTarget(options, prepared.statuses.map((s) => s.path));
 

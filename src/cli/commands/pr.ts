@@ -3,7 +3,8 @@ import { unknownRuleHint, usageError } from '../../core/errors.js';
 import { colorsFor, type Colors, type Io } from '../output.js';
 import { Scratch } from '../review/git.js';
 import { createPrBranches, GROUPINGS, type BranchOutcome, type PrLog, type PrOptions, type RepoOutcome } from '../review/pr.js';
-import { createPrBranchesInRepos, readRepoList, type RepoStatus } from '../review/repos.js';
+import { CampaignState, createPrBranchesInRepos, readRepoList, shardEntries, type BranchSummary, type RepoStatus } from '../review/repos.js';
+import { shardOption } from '../scope-options.js';
 import type { Grouping } from '../review/pr-text.js';
 import { transformById, transforms } from '../../transforms/index.js';
 
@@ -14,6 +15,14 @@ export interface PrCommandOptions extends Omit<PrOptions, 'scratch' | 'group'> {
   repos?: string;
   /** Where to clone URLs from --repos (default: a new temporary directory). */
   cloneDir?: string;
+  /** With --repos: how many repositories at once. */
+  concurrency?: string;
+  /** With --repos: the campaign's state file (resume where a stopped run left off). */
+  state?: string;
+  /** With --repos: only repositories of shard i/n (by position in the list). */
+  shard?: string;
+  /** With --repos: the final table as text or JSON. */
+  format?: string;
 }
 
 /**
@@ -25,6 +34,10 @@ export async function prCommand(options: PrCommandOptions, io: Io): Promise<numb
   if (!options.branchPrefix.trim()) throw usageError('--branch-prefix must not be empty');
   for (const id of options.rules ?? [])
     if (!transformById(id)) throw usageError(`unknown rule "${id}"`, unknownRuleHint(id, transforms.map((t) => t.id)));
+  if (!options.repos)
+    for (const [flag, value] of [['--concurrency', options.concurrency], ['--state', options.state], ['--shard', options.shard]] as const)
+      if (value !== undefined) throw usageError(`${flag} works with --repos <file> (a campaign over many repositories)`);
+  if (!options.repos && options.format === 'json') throw usageError('--format json works with --repos <file>');
   const scratch = new Scratch();
   const prOptions: PrOptions = {
     ...options,
@@ -93,35 +106,85 @@ function statusLine(outcome: RepoOutcome, c: Colors): string {
 }
 
 async function many(command: PrCommandOptions, options: PrOptions, io: Io): Promise<number> {
-  const entries = readRepoList(path.resolve(command.cwd, command.repos!));
-  const c = colorsFor(io.stdout);
+  const concurrency = command.concurrency === undefined ? 1 : Number(command.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+    throw usageError(`--concurrency must be a whole number from 1 to 64 (got "${command.concurrency}")`);
+  const shard = shardOption(command.shard);
+  const listed = readRepoList(path.resolve(command.cwd, command.repos!));
+  const entries = shardEntries(listed, shard);
+  const state = command.state ? CampaignState.load(path.resolve(command.cwd, command.state)) : undefined;
+  const json = command.format === 'json';
+  // With --format json, stdout carries only the final JSON; progress and branch texts go to stderr.
+  const say = json ? io.err : io.out;
+  const c = colorsFor(json ? io.stderr : io.stdout);
+  if (shard) io.err(`shard ${shard.index}/${shard.count}: ${entries.length} of ${listed.length} repositories`);
   const width = String(entries.length).length;
   const tag = (i: number) => `[${String(i + 1).padStart(width)}/${entries.length}] `;
-  const names = (branches: BranchOutcome[]) => branches.map((b) => b.branch).join(', ');
+  const names = (branches: BranchSummary[]) => branches.map((b) => b.branch).join(', ');
+  const sayIo: Io = { ...io, out: say };
   const statuses = await createPrBranchesInRepos(
     entries,
-    { ...options, cloneDir: command.cloneDir ? path.resolve(command.cwd, command.cloneDir) : undefined },
-    (i) => printer(io, c, tag(i)),
+    { ...options, concurrency, state, cloneDir: command.cloneDir ? path.resolve(command.cwd, command.cloneDir) : undefined },
+    (i) => printer(sayIo, c, tag(i)),
     (i, s) => {
       const n = s.branches.length;
       const kept = s.keptClone ? `; not pushed, so the clone is kept: ${s.keptClone}` : '';
+      const earlier = s.earlier ? c.dim(' (done in an earlier run; not redone)') : '';
       const line =
         s.status === 'ok'
-          ? `${c.green('ok        ')} ${s.entry.label}: ${n} branch${n === 1 ? '' : 'es'} (${names(s.branches)})${kept}`
+          ? `${c.green('ok        ')} ${s.entry.label}: ${n} branch${n === 1 ? '' : 'es'} (${names(s.branches)})${kept}${earlier}`
           : s.status === 'no-changes'
-            ? `${c.dim('no changes')} ${s.entry.label}`
+            ? `${c.dim('no changes')} ${s.entry.label}${earlier}`
             : `${c.red('failed    ')} ${s.entry.label}: ${s.reason}${n ? ` (made ${n}: ${names(s.branches)})` : ''}${kept}`;
-      io.out(`${tag(i)}${line}`);
+      say(`${tag(i)}${line}`);
     },
   );
   const count = (status: RepoStatus['status']) => statuses.filter((s) => s.status === status).length;
   const made = statuses.reduce((sum, s) => sum + s.branches.length, 0);
   const total = entries.length;
-  io.out(
-    c.bold(
-      `${total} repositor${total === 1 ? 'y' : 'ies'}: ${count('ok')} ok, ${count('no-changes')} without changes, ${count('failed')} failed; ` +
-        `${made} branch${made === 1 ? '' : 'es'} made.`,
-    ),
-  );
-  return count('failed') ? 1 : 0;
+  const summary = {
+    repositories: total,
+    ok: count('ok'),
+    noChanges: count('no-changes'),
+    failed: count('failed'),
+    earlier: statuses.filter((s) => s.earlier).length,
+    branches: made,
+    pullRequests: statuses.reduce((sum, s) => sum + s.branches.filter((b) => b.prUrl).length, 0),
+  };
+  if (json) io.out(JSON.stringify({ version: 1, repositories: statuses.map(campaignRow), summary }, null, 2));
+  else {
+    if (total) io.out(campaignTable(statuses));
+    io.out(
+      c.bold(
+        `${total} repositor${total === 1 ? 'y' : 'ies'}: ${summary.ok} ok, ${summary.noChanges} without changes, ${summary.failed} failed` +
+          `${summary.earlier ? ` (${summary.earlier} done in an earlier run)` : ''}; ${made} branch${made === 1 ? '' : 'es'}, ` +
+          `${summary.pullRequests} pull request${summary.pullRequests === 1 ? '' : 's'}.`,
+      ),
+    );
+  }
+  return summary.failed ? 1 : 0;
+}
+
+/** One row of the final table (also the JSON shape). */
+export function campaignRow(s: RepoStatus) {
+  return {
+    repository: s.entry.label,
+    status: s.status,
+    branches: s.branches.map((b) => b.branch),
+    pullRequests: s.branches.flatMap((b) => (b.prUrl ? [b.prUrl] : [])),
+    ...(s.reason ? { failure: s.reason } : {}),
+    ...(s.keptClone ? { keptClone: s.keptClone } : {}),
+    ...(s.earlier ? { earlierRun: true } : {}),
+  };
+}
+
+export function campaignTable(statuses: RepoStatus[]): string {
+  const head = ['repository', 'status', 'branches', 'pull requests', 'failure'];
+  const rows = statuses.map((s) => {
+    const r = campaignRow(s);
+    return [r.repository, r.status, r.branches.join(', ') || '-', r.pullRequests.join(', ') || '-', r.failure ?? ''];
+  });
+  const widths = head.map((h, col) => Math.max(h.length, ...rows.map((r) => r[col].length)));
+  const line = (cells: string[]) => cells.map((cell, col) => (col === cells.length - 1 ? cell : cell.padEnd(widths[col]))).join('  ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }

@@ -1,6 +1,9 @@
+import path from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 import { proposeFixes, scan, type RunOptions } from '../../api.js';
+import { baselineOf } from '../../core/baseline.js';
+import { errorMessage, ioError, usageError } from '../../core/errors.js';
 import { handleTemporaries, requireAnalysed } from './analysed.js';
-import { usageError } from '../../core/errors.js';
 import { SEVERITIES, type Severity } from '../../core/types.js';
 import { colorsFor, type Io } from '../output.js';
 import { githubReport } from '../reporters/github.js';
@@ -9,14 +12,17 @@ import { noticeLines } from '../reporters/notices.js';
 import { sarifReport } from '../reporters/sarif.js';
 import { problemsReport, textReport } from '../reporters/text.js';
 import { RunLog, type LogLevel } from '../run-log.js';
+import { scopeFrom, scopeLine, type ScopeOptions } from '../scope-options.js';
 import { VERSION } from '../version.js';
 
 export const SCAN_FORMATS = ['text', 'json', 'sarif', 'github'] as const;
 
-export interface ScanOptions extends RunOptions, LogLevel {
+export interface ScanOptions extends RunOptions, LogLevel, ScopeOptions {
   format: string;
   /** Exit 1 only when a finding at or above this severity exists (default: any finding). */
   failOn?: string;
+  /** Record the reported findings in this file (a baseline) and exit 0. */
+  writeBaseline?: string;
 }
 
 export function parseSeverity(value: string | undefined, flag: string): Severity | undefined {
@@ -37,12 +43,15 @@ export async function scanCommand(options: ScanOptions, io: Io): Promise<number>
     throw usageError(`unknown format "${options.format}"`, `Use one of: ${SCAN_FORMATS.join(', ')}.`);
   const failOn = parseSeverity(options.failOn, '--fail-on');
   const log = new RunLog(io, options);
+  const choice = await scopeFrom(options, options.cwd);
   const temporaries: string[] = [];
-  const result = await scan({ ...options, onLoad: log.onLoad, onDetect: log.onDetect, onTemporary: (f) => temporaries.push(f) });
+  const result = await scan({ ...options, scope: choice.scope, onLoad: log.onLoad, onDetect: log.onDetect, onTemporary: (f) => temporaries.push(f) });
   log.clearProgress();
+  const narrowed = scopeLine(choice, result.statuses.filter((st) => st.status === 'ok').length, result.workspace.files.length);
+  if (narrowed) log.info(narrowed);
   log.verbose(`config: ${result.config.source ?? 'none (defaults)'}; rules: ${result.rules.map((r) => r.transform.id).join(', ')}`);
   for (const line of problemsReport({ statuses: result.statuses, problems: [] }, log.c, options.cwd)) log.warn(line);
-  requireAnalysed(result.statuses, options.paths);
+  requireAnalysed(result.statuses, options.paths, result.workspace.files.length);
   handleTemporaries(temporaries, false, log, options.cwd); // scan writes nothing: `fix` removes them
   for (const line of problemsReport({ statuses: [], problems: result.problems }, log.c, options.cwd)) log.error(line);
   for (const line of noticeLines(result.notices, log.c, options.cwd)) log.warn(line);
@@ -65,6 +74,17 @@ export async function scanCommand(options: ScanOptions, io: Io): Promise<number>
     }
   }
   log.timings(result.statuses.length);
+  if (options.writeBaseline) {
+    const target = path.resolve(options.cwd, options.writeBaseline);
+    try {
+      await writeFileAtomic(target, `${JSON.stringify(baselineOf(result.findings, result.workspace), null, 2)}\n`);
+    } catch (err) {
+      throw ioError(`cannot write the baseline ${options.writeBaseline}: ${errorMessage(err)}`);
+    }
+    const n = result.findings.length;
+    log.info(`wrote ${options.writeBaseline} (${n} finding${n === 1 ? '' : 's'}); later runs with --baseline ${options.writeBaseline} report only new ones`);
+    return 0;
+  }
   const failing = failOn ? result.findings.filter((f) => atOrAbove(f.severity, failOn)) : result.findings;
   return failing.length ? 1 : 0;
 }

@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import type * as Sarif from 'sarif';
 import type { ScanResult } from '../../api.js';
 import { isChange, type Change, type FixFailure, type LocatedFinding } from '../../core/engine.js';
+import { fingerprint } from '../../core/baseline.js';
 import { dominantEol } from '../../core/files.js';
 import { positionOf } from '../../core/position.js';
 import type { Finding, Severity } from '../../core/types.js';
@@ -83,6 +84,15 @@ export function sarifLog(input: SarifInput): Sarif.Log {
     properties: { tags: ['otp', 'elixir'], fixSafety: t.fixSafety, ...(t.seedRef ? { seedRef: t.seedRef } : {}) },
   }));
 
+  // Baseline fingerprints, numbered when several findings share one (as code scanning expects).
+  const seen = new Map<string, number>();
+  const codeFingerprint = (f: Finding) => {
+    const print = fingerprint(f, result.workspace).fingerprint;
+    const n = (seen.get(print) ?? 0) + 1;
+    seen.set(print, n);
+    return `${print}:${n}`;
+  };
+
   const toResult = (f: LocatedFinding, suppressed: boolean): Sarif.Result => {
     const text = result.workspace.file(f.file)?.text ?? '';
     const res: Sarif.Result = {
@@ -100,8 +110,11 @@ export function sarifLog(input: SarifInput): Sarif.Log {
             })),
           }
         : {}),
-      // Stable across runs and line shifts: the rule's own offset-free key.
-      partialFingerprints: { 'otpfixKey/v1': createHash('sha256').update(`${f.ruleId}\0${f.relPath}\0${f.key}`).digest('hex') },
+      // Stable across commits and line shifts: rule + file + enclosing function + code, as --baseline matches.
+      partialFingerprints: {
+        'otpfix/v1': codeFingerprint(f),
+        'otpfixKey/v1': createHash('sha256').update(`${f.ruleId}\0${f.relPath}\0${f.key}`).digest('hex'),
+      },
       properties: { severity: f.severity, fixable: f.fixable },
     };
     const change = input.fixes.get(f);

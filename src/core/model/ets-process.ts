@@ -13,6 +13,7 @@
  * - every operation on a table with those processes, so that a rule can say who writes it.
  */
 import type { SyntaxNode } from '../parse.js';
+import { append } from '../collections.js';
 import { binaryOperator, codeChildren, keywordText } from '../query.js';
 import type { EtsOp, EtsTable } from './ets.js';
 import {
@@ -264,7 +265,7 @@ function callerIndex(project: ProjectIndex): CallerIndex {
               }
               if (!site.module || site.dynamic || site.module === mod.name) continue;
               const key = `${site.module}.${site.name}/${site.arity}`;
-              remote.set(key, [...(remote.get(key) ?? []), { site, clause }]);
+              append(remote, key, { site, clause });
             }
     return { remote, captured };
   });
@@ -284,36 +285,54 @@ export function fnProcesses(project: ProjectIndex, fn: FunctionDef): Proc[] {
   const cache = project.memo('ets-process:procs', () => new Map<FunctionDef, Proc[]>());
   const hit = cache.get(fn);
   if (hit) return hit;
-  const result = computeProcesses(project, fn, new Set());
+  const result = computeProcesses(project, fn);
   cache.set(fn, result);
   return result;
 }
 
-function computeProcesses(project: ProjectIndex, fn: FunctionDef, visiting: Set<FunctionDef>): Proc[] {
-  if (visiting.has(fn) || visiting.size > 12) return [];
-  visiting.add(fn);
+/** How many hops of callers are followed from the function asked about. */
+const MAX_CALLER_DEPTH = 12;
+
+/**
+ * A depth-first walk up the callers graph that expands each function once (again only when reached
+ * at a smaller depth, so the depth bound cuts where a path-by-path walk would): linear in the calls
+ * reachable, where following every caller path was exponential in real call graphs. The processes
+ * come out in the order, and with the duplicates dropped, of the path-by-path walk.
+ */
+function computeProcesses(project: ProjectIndex, root: FunctionDef): Proc[] {
   const out: Proc[] = [];
-  const mod = fn.module;
-  if (fn.isCallback && isProcessModule(mod)) out.push({ kind: 'server', module: mod });
-  // Application.start/2 runs once, in the application master's process, which lives as long as the app.
-  const appStart = mod.kinds.has('application') && fn.name === 'start' && fn.arity === 2;
-  if (appStart) out.push({ kind: 'server', module: mod });
-  const starter = isProcessModule(mod) && fn.name === 'start_link' && fn.kind === 'def';
-  for (const { site, from } of localCallers(project, mod).get(fn) ?? []) {
-    if (site.spawned) out.push({ kind: 'spawned', via: from });
-    else if (site.capture && !runsInPlace(site)) out.push({ kind: 'callers', via: fn });
-    else out.push(...computeProcesses(project, from, visiting));
-  }
-  if (fn.kind === 'def' || fn.kind === 'defmacro') {
-    const index = callerIndex(project);
-    const sites = index.remote.get(`${mod.name}.${fn.name}/${fn.arity}`) ?? [];
-    for (const { site, clause } of sites)
-      out.push(...(site.spawned ? [{ kind: 'spawned', via: clause.fn } as Proc] : computeProcesses(project, clause.fn, visiting)));
-    if (index.captured.has(fn)) out.push({ kind: 'callers', via: fn });
-    // A public function nobody in the scan calls is an API: its callers are other processes.
-    if (!sites.length && !fn.isCallback && !appStart) out.push(starter ? { kind: 'starter', via: fn } : { kind: 'callers', via: fn });
-  }
-  visiting.delete(fn);
+  const expandedAt = new Map<FunctionDef, number>();
+  const onPath = new Set<FunctionDef>();
+  const index = callerIndex(project);
+  const visit = (fn: FunctionDef, depth: number): void => {
+    if (onPath.has(fn) || depth > MAX_CALLER_DEPTH) return;
+    const before = expandedAt.get(fn);
+    if (before !== undefined && before <= depth) return;
+    expandedAt.set(fn, depth);
+    onPath.add(fn);
+    const mod = fn.module;
+    if (fn.isCallback && isProcessModule(mod)) out.push({ kind: 'server', module: mod });
+    // Application.start/2 runs once, in the application master's process, which lives as long as the app.
+    const appStart = mod.kinds.has('application') && fn.name === 'start' && fn.arity === 2;
+    if (appStart) out.push({ kind: 'server', module: mod });
+    const starter = isProcessModule(mod) && fn.name === 'start_link' && fn.kind === 'def';
+    for (const { site, from } of localCallers(project, mod).get(fn) ?? []) {
+      if (site.spawned) out.push({ kind: 'spawned', via: from });
+      else if (site.capture && !runsInPlace(site)) out.push({ kind: 'callers', via: fn });
+      else visit(from, depth + 1);
+    }
+    if (fn.kind === 'def' || fn.kind === 'defmacro') {
+      const sites = index.remote.get(`${mod.name}.${fn.name}/${fn.arity}`) ?? [];
+      for (const { site, clause } of sites)
+        if (site.spawned) out.push({ kind: 'spawned', via: clause.fn });
+        else visit(clause.fn, depth + 1);
+      if (index.captured.has(fn)) out.push({ kind: 'callers', via: fn });
+      // A public function nobody in the scan calls is an API: its callers are other processes.
+      if (!sites.length && !fn.isCallback && !appStart) out.push(starter ? { kind: 'starter', via: fn } : { kind: 'callers', via: fn });
+    }
+    onPath.delete(fn);
+  };
+  visit(root, 0);
   return dedupe(out);
 }
 
@@ -328,7 +347,7 @@ function localCallers(project: ProjectIndex, mod: ModuleDef): Map<FunctionDef, A
         for (const site of clause.calls) {
           const target = localTarget(site, mod);
           if (!target || target === from) continue;
-          index.set(target, [...(index.get(target) ?? []), { site, from }]);
+          append(index, target, { site, from });
         }
     all.set(mod, index);
   }
@@ -427,7 +446,7 @@ export function writersOf(project: ProjectIndex, table: EtsTable): Writer[] {
 /** `RateLimiter.hit/2 (callers) and Cleaner.handle_info/2 (Cleaner's process)`, each function once. */
 export function describeWriters(writers: Writer[], limit = 4): string {
   const byFn = new Map<FunctionDef, Proc[]>();
-  for (const w of writers) byFn.set(w.site.fn, [...(byFn.get(w.site.fn) ?? []), ...w.procs]);
+  for (const w of writers) append(byFn, w.site.fn, ...w.procs);
   const parts = [...byFn].map(([fn, procs]) => `${fn.module.name}.${fn.name}/${fn.arity} (${whereRuns(dedupe(procs))})`);
   const shown = parts.slice(0, limit).join(', ');
   return parts.length > limit ? `${shown} and ${parts.length - limit} more` : shown;

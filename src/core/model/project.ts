@@ -2,6 +2,7 @@
  * The cross-module index, merged from per-file models. Per-module facts are cached on the module
  * object, so rebuilding the index after one file changes only recomputes that file's facts.
  */
+import { append } from '../collections.js';
 import { collectEts, refMatchesTable, type EtsOp, type EtsTable } from './ets.js';
 import type { FileModel, ModuleDef } from './module.js';
 
@@ -58,7 +59,7 @@ export function buildIndex(files: FileModel[]): ProjectIndex {
       for (const op of facts.ops) ops.push({ ...op, module: mod });
     }
   const named = new Map<string, EtsTable[]>();
-  for (const t of tables) if (t.named && t.name) named.set(t.name, [...(named.get(t.name) ?? []), t]);
+  for (const t of tables) if (t.named && t.name) append(named, t.name, t);
 
   const tablesFor = (op: EtsOp, from: ModuleDef): EtsTable[] => {
     if (op.ref.kind === 'named') return named.get(op.ref.name) ?? [];

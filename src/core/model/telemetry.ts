@@ -4,6 +4,7 @@
  * holding one), and where events are emitted. A handler runs in the process that *emits* the event,
  * not in the one that attached it: a `GenServer.call` in it blocks the emitter.
  */
+import { append } from '../collections.js';
 import type { SyntaxNode } from '../parse.js';
 import { binaryOperator, codeChildren } from '../query.js';
 import {
@@ -194,7 +195,7 @@ export function telemetryIndex(project: ProjectIndex): TelemetryIndex {
       for (const a of facts.attaches) attaches.push({ ...a, handler: resolveHandler(a, project) });
       for (const emit of facts.emits) {
         if (!emit.events) dynamic.push(emit);
-        else for (const e of emit.events) emits.set(e, [...(emits.get(e) ?? []), emit]);
+        else for (const e of emit.events) append(emits, e, emit);
       }
     }
     const handlers = new Set<FunctionDef>();

@@ -233,15 +233,23 @@ export function freshName(preferred: string[], taken: Set<string>): string {
   for (let i = 2; ; i++) if (!taken.has(`${preferred[0]}${i}`)) return `${preferred[0]}${i}`;
 }
 
-/** A pattern's text with every variable it binds but `keep` does not list prefixed by `_` (so the compiler stays quiet). */
-export function underscoreUnused(pattern: SyntaxNode, keep: Set<string>): string {
+/**
+ * A pattern's text with every variable it binds but `keep` does not list prefixed by `_` (so the
+ * compiler stays quiet). A variable bound more than once in the same match (this pattern and
+ * `sameMatch`, the other parameters of the head) is left alone: the repeat is an equality test the
+ * compiler counts as a use, and `_name` twice in one match is a warning of its own.
+ */
+export function underscoreUnused(pattern: SyntaxNode, keep: Set<string>, sameMatch: SyntaxNode[] = []): string {
   const vars = patternVariables(pattern);
+  const counts = new Map<string, number>();
+  for (const p of [pattern, ...sameMatch])
+    for (const n of p.descendantsOfType('identifier')) if (isBound(n)) counts.set(n.text, (counts.get(n.text) ?? 0) + 1);
   const base = pattern.startIndex;
   const text = pattern.text;
   let out = '';
   let pos = 0;
   for (const n of pattern.descendantsOfType('identifier')) {
-    if (!vars.has(n.text) || keep.has(n.text) || n.text.startsWith('_')) continue;
+    if (!vars.has(n.text) || keep.has(n.text) || n.text.startsWith('_') || (counts.get(n.text) ?? 0) > 1) continue;
     const parent = n.parent;
     if (parent?.type === 'call' && parent.childForFieldName('target')?.id === n.id) continue;
     if (parent?.type === 'dot' && parent.childForFieldName('right')?.id === n.id) continue;
@@ -250,4 +258,13 @@ export function underscoreUnused(pattern: SyntaxNode, keep: Set<string>): string
     pos = n.endIndex - base;
   }
   return out + text.slice(pos);
+}
+
+/** An identifier that binds (or matches) a variable in a pattern: not a call name, field or pin. */
+function isBound(n: SyntaxNode): boolean {
+  const parent = n.parent;
+  if (parent?.type === 'call' && parent.childForFieldName('target')?.id === n.id) return false;
+  if (parent?.type === 'dot' && parent.childForFieldName('right')?.id === n.id) return false;
+  if (parent?.type === 'unary_operator' && parent.child(0)?.type === '^') return false;
+  return true;
 }
