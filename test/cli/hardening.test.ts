@@ -374,5 +374,8 @@ describe('14. a clean install', () => {
     look(path.join(root, 'node_modules'));
     expect(withScripts.length).toBeGreaterThan(0);
     for (const name of withScripts) expect(pkg.allowScripts?.[name], `${name} runs install scripts`).toBe(true);
+    // …and the README says why each one runs.
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    for (const name of Object.keys(pkg.allowScripts)) expect(readme, name).toContain(`\`${name}\``);
   });
 });

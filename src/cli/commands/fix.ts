@@ -155,7 +155,7 @@ export async function fixCommand(options: FixOptions, io: Io): Promise<number> {
     const interrupted = err instanceof Interrupted ? err.signal : isPromptExit(err) ? 'SIGINT' : undefined;
     if (!interrupted) throw err;
     log.clearProgress();
-    const discarded = accepted && !options.yes ? ` ${accepted} accepted change${accepted === 1 ? ' was' : 's were'} discarded (q quits and keeps them).` : '';
+    const discarded = accepted && !preview && !options.yes ? ` ${accepted} accepted change${accepted === 1 ? ' was' : 's were'} discarded (q quits and keeps them).` : '';
     // Ctrl-C at a prompt arrives as a key press, not a signal: say it the same way.
     log.error(`\nInterrupted${err instanceof Interrupted ? ` (${interrupted})` : ''}: nothing was written; every file is as it was.${discarded}`);
     return EXIT_INTERRUPTED;

@@ -14,6 +14,7 @@ import { errorMessage, ioError, usageError } from '../../core/errors.js';
 import { positionOf } from '../../core/position.js';
 import type { NonProductionMode } from '../../core/roles.js';
 import { transforms } from '../../transforms/index.js';
+import { printable } from '../format.js';
 import { branchExists, exec, isValidBranchName, openRepo, which, type Git, type RepoState, Scratch } from './git.js';
 import { commitMessage, prBody, prTitle, type BranchReport, type ChangeItem, type Grouping, type LeftItem, type RuleInfo } from './pr-text.js';
 
@@ -203,9 +204,9 @@ async function runGroup(ctx: Ctx, wtRoot: string, cwd: string, group: Group): Pr
 async function plan(ctx: Ctx, selected: string[]): Promise<Group[]> {
   return inWorktree(ctx, async (wt, cwd) => {
     const prepared = await load(ctx, cwd, selected);
-    for (const s of prepared.statuses) if (s.status !== 'ok') ctx.log.warn(`${s.relPath}: ${s.reason}`);
+    for (const s of prepared.statuses) if (s.status !== 'ok') ctx.log.warn(`${printable(s.relPath)}: ${s.reason}`);
     const session = await fix(prepared, { decide: () => 'yes' });
-    for (const p of session.problems) ctx.log.warn(`${posix(path.relative(wt.dir, p.file))}: ${p.ruleId}: ${p.message}`);
+    for (const p of session.problems) ctx.log.warn(`${printable(posix(path.relative(wt.dir, p.file)))}: ${p.ruleId}: ${p.message}`);
     const prefix = ctx.options.branchPrefix;
     const rulesOf = (changes: SessionChange[]) => selected.filter((id) => changes.some((c) => c.rule.transform.id === id));
     const applied = session.applied;
