@@ -10,7 +10,9 @@ File.write!(Path.join([root, "levels", "pear"]), "7\n")
     server_name: ~c"warehouse",
     server_root: String.to_charlist(root),
     document_root: String.to_charlist(root),
-    bind_address: {127, 0, 0, 1}
+    bind_address: {127, 0, 0, 1},
+    # httpc reusing a connection httpd is closing can time out under load.
+    keep_alive: false
   )
 
 port = :httpd.info(pid)[:port]

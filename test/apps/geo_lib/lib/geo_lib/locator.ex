@@ -34,7 +34,7 @@ defmodule GeoLib.Locator do
         url = String.to_charlist("#{state.url}/#{ip}")
         state = %{state | lookups: state.lookups + 1}
 
-        case :httpc.request(:get, {url, []}, [timeout: 2_000], body_format: :binary) do
+        case :httpc.request(:get, {url, []}, [timeout: 15_000], body_format: :binary) do
           {:ok, {{_, 200, _}, _, body}} ->
             country = String.trim(body)
             {:reply, {:ok, country}, %{state | cache: Map.put(cache, ip, country)}}
@@ -56,7 +56,7 @@ defmodule GeoLib.Locator do
   def handle_call(:lookups, _from, state), do: {:reply, state.lookups, state}
 
   defp fetch(base_url, ip) do
-    case :httpc.request(:get, {String.to_charlist("#{base_url}/#{ip}"), []}, [timeout: 2_000],
+    case :httpc.request(:get, {String.to_charlist("#{base_url}/#{ip}"), []}, [timeout: 15_000],
            body_format: :binary
          ) do
       {:ok, {{_, 200, _}, _, body}} -> {:ok, String.trim(body)}
