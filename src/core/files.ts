@@ -228,7 +228,9 @@ export function hashText(bytes: Uint8Array | string): string {
 export const DEFAULT_MAX_FILE_SIZE = 1_000_000;
 
 export function formatBytes(n: number): string {
-  return n >= 1_000_000 ? `${(n / 1_000_000).toFixed(1)} MB` : n >= 1000 ? `${(n / 1000).toFixed(0)} kB` : `${n} bytes`;
+  // One decimal below 10 kB, so a file just over a limit does not read as the limit itself.
+  if (n >= 1_000_000) return `${(n / 1_000_000).toFixed(1)} MB`;
+  return n >= 1000 ? `${(n / 1000).toFixed(n < 10_000 ? 1 : 0)} kB` : `${n} bytes`;
 }
 
 export interface ReadOptions {

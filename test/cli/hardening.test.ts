@@ -253,7 +253,7 @@ describe('9. a size limit, and columns that stay apart', () => {
     const big = `defmodule Big do\n${'  # padding\n'.repeat(200)}end\n`;
     p.write('lib/big.ex', big);
     const r = await runCli(['scan', 'lib', '--max-file-size', '2kB'], p.dir);
-    expect(r.stderr).toContain('warning lib/big.ex: is 2 kB, above the 2 kB limit; not analysed (raise maxFileSize in .otpfix.json or pass --max-file-size)');
+    expect(r.stderr).toContain('warning lib/big.ex: is 2.4 kB, above the 2.0 kB limit; not analysed (raise maxFileSize in .otpfix.json or pass --max-file-size)');
     expect((await runCli(['scan', 'lib', '--max-file-size', '0'], p.dir)).stderr).not.toContain('lib/big.ex');
     p.write('.otpfix.json', JSON.stringify({ maxFileSize: 100 }));
     expect((await runCli(['scan', 'lib/big.ex'], p.dir)).code).toBe(2);
