@@ -1,6 +1,8 @@
 /**
  * The library behind the CLI: scan, fix and write, as plain async functions over plain data.
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { activeRules, configBase, findConfigFile, loadConfig, type ActiveRule, type Config } from './core/config.js';
 import {
   detectAll,
@@ -16,6 +18,7 @@ import {
   type SessionResult,
 } from './core/engine.js';
 import { errorMessage } from './core/errors.js';
+import { defaultCacheDir, openSyntaxCache } from './core/syntax-cache.js';
 import { BOM, FileProblem, writeSourceAtomically } from './core/files.js';
 import { suppressionNotices, type SuppressedFinding, type SuppressionNotice } from './core/suppressions.js';
 import type { NonProductionMode } from './core/roles.js';
@@ -23,6 +26,18 @@ import type { Scope } from './core/scope.js';
 import type { Finding } from './core/types.js';
 import { loadWorkspace, type FileStatus, type LoadOptions, type Workspace } from './core/workspace.js';
 import { transforms } from './transforms/index.js';
+
+/** What shapes cached syntax: otpfix's and the grammar's versions. */
+const CACHE_SALT = ['otpfix', 'tree-sitter-elixir'].map((p) => `${p}@${packageVersion(p)}`).join(' ');
+
+function packageVersion(name: string): string {
+  try {
+    const file = name === 'otpfix' ? new URL('../package.json', import.meta.url) : createRequire(import.meta.url).resolve(`${name}/package.json`);
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 export interface RunOptions {
   paths: string[];
@@ -35,6 +50,16 @@ export interface RunOptions {
   configFile?: string;
   /** Use this config instead of reading one. */
   config?: Config;
+  /** Threads to parse on (`--jobs`); default: the available cores. Output is the same for any number. */
+  jobs?: number;
+  /**
+   * Keep the syntax of each file in a cache keyed by its content (default true; `--no-cache`), in
+   * `cacheDir` (default: core/syntax-cache.ts defaultCacheDir).
+   */
+  cache?: boolean;
+  cacheDir?: string;
+  /** Below this much text in all, parse here rather than start threads (default core/parse-pool.ts). */
+  minParallelSize?: number;
   /** Told after each file is read and parsed (progress, --verbose timings). */
   onLoad?: LoadOptions['onFile'];
   /** Told after each file's detection. */
@@ -68,6 +93,9 @@ export async function prepare(options: RunOptions): Promise<Prepared> {
     include: config.include,
     exclude: config.exclude,
     patternBase: base,
+    jobs: options.jobs,
+    minParallelSize: options.minParallelSize,
+    cache: options.cache === false ? undefined : openSyntaxCache(options.cacheDir ?? defaultCacheDir(options.cwd), CACHE_SALT),
     onFile: options.onLoad,
     maxFileSize: options.maxFileSize ?? config.maxFileSize,
     onTemporary: options.onTemporary,

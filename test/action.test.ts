@@ -103,7 +103,10 @@ describe('action.yml', () => {
     }
     expect(sum).toBe(total);
     // --fail-on makes the step fail when findings at that level exist (app.ex has a high one).
-    expect(step('scan', { 'sarif-file': path.join(root, 'x.sarif'), 'fail-on': 'high' }).code).toBe(1);
+    const high = step('scan', { 'sarif-file': path.join(root, 'x.sarif'), 'fail-on': 'high' });
+    expect(high.code).toBe(1);
+    expect(high.outputs.findings).toBe('3');
+    expect(step('scan', { 'sarif-file': path.join(root, 'x.sarif'), 'fail-on': 'critical' }).code).toBe(2);
   }, 240_000);
 
   it('gate: annotations and fix --check for what the pull request changed only', () => {

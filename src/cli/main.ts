@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-/** The command table; the work lives in the library (src/api.ts). */
+/**
+ * The command table; the work lives in the library (src/api.ts). Each command's module is loaded
+ * when it runs, so `rules` and `explain` never load the parser or the analyses.
+ */
 import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { NON_PRODUCTION_MODES, type NonProductionMode } from '../core/roles.js';
@@ -7,16 +10,16 @@ import { SEVERITIES } from '../core/types.js';
 import { OtpfixError, errorMessage } from '../core/errors.js';
 import { DEFAULT_MAX_FILE_SIZE, formatBytes } from '../core/files.js';
 import { CHOICES } from './review/choices.js';
-import { explainCommand } from './commands/explain.js';
-import { fixCommand } from './commands/fix.js';
-import { mergeCommand } from './commands/merge.js';
-import { prCommand } from './commands/pr.js';
-import { rulesCommand } from './commands/rules.js';
-import { scanCommand, SCAN_FORMATS } from './commands/scan.js';
+import { SCAN_FORMATS } from './formats.js';
 import { colorsFor, processIo, type Io } from './output.js';
 import { VERSION } from './version.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)];
+const positiveInt = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+};
 
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command('otpfix')
@@ -36,6 +39,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       .argument('[paths...]', 'files or directories to analyse (default: the config include list, or .)')
       .option('-r, --rule <id>', 'only this rule (repeat or comma-separate for several)', collect)
       .option('-c, --config <file>', 'config file (default: .otpfix.json found upwards from here)')
+      .option('-j, --jobs <n>', 'threads to parse on (default: the available cores)', positiveInt)
+      .option('--no-cache', 'parse every file again instead of reusing the syntax cached for unchanged files')
       .addOption(
         new Option('--non-production <mode>', 'findings in tests, examples, benchmarks and docs: info and never rewritten (default), full, or off')
           .choices([...NON_PRODUCTION_MODES]),
@@ -66,6 +71,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     nonProduction: opts.nonProduction as NonProductionMode | undefined,
     configFile: opts.config === undefined ? undefined : path.resolve(cwd(), opts.config as string),
     maxFileSize: opts.maxFileSize as number | undefined,
+    jobs: opts.jobs as number | undefined,
+    cache: opts.cache as boolean,
     quiet: !!opts.quiet,
     verbose: !!opts.verbose,
   });
@@ -79,6 +86,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     )
     .addHelpText('after', SCAN_HELP)
     .action(async (paths: string[], opts) => {
+      const { scanCommand } = await import('./commands/scan.js');
       setExit(
         await scanCommand(
           { ...runOptions(paths, opts), ...scopeOptions(opts), format: opts.format, failOn: opts.failOn, writeBaseline: opts.writeBaseline },
@@ -96,6 +104,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--check', 'write nothing; exit 1 when changes would be made (for CI)')
     .addHelpText('after', FIX_HELP)
     .action(async (paths: string[], opts) => {
+      const { fixCommand } = await import('./commands/fix.js');
       setExit(
         await fixCommand(
           {
@@ -131,6 +140,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--shard <i/n>', 'with --repos: only the repositories of shard i of n (by position in the list), for a CI matrix')
     .addOption(new Option('-f, --format <format>', 'with --repos: the final table as text or JSON (on stdout)').choices(['text', 'json']).default('text'))
     .action(async (paths: string[], opts) => {
+      const { prCommand } = await import('./commands/pr.js');
       setExit(
         await prCommand(
           {
@@ -165,19 +175,19 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .command('merge')
     .description('combine the SARIF or JSON reports of --shard runs into one report (printed on stdout)')
     .argument('<reports...>', 'report files, all SARIF or all JSON')
-    .action((files: string[]) => setExit(mergeCommand(files, io, cwd())));
+    .action(async (files: string[]) => setExit((await import('./commands/merge.js')).mergeCommand(files, io, cwd())));
 
   program
     .command('rules')
     .description('list the rules')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action((opts) => setExit(rulesCommand(opts, io)));
+    .action(async (opts) => setExit((await import('./commands/rules.js')).rulesCommand(opts, io)));
 
   program
     .command('explain')
     .description('explain a rule: what it finds, why it matters in OTP terms, how it fixes it')
     .argument('<rule>', 'rule id (see otpfix rules)')
-    .action((id: string) => setExit(explainCommand(id, io)));
+    .action(async (id: string) => setExit((await import('./commands/explain.js')).explainCommand(id, io)));
 
   return program;
 }

@@ -5,14 +5,14 @@
  * `handle_cast`/`handle_info`/`handle_continue` nobody waits, so the task only does the work.
  */
 import { codeBlocking, type BlockingCall, type BlockingPattern } from './model/blocking.js';
-import type { Clause, FileModel, ModuleDef } from './model/module.js';
+import { resolveModuleName, type Clause, type FileModel, type ModuleDef } from './model/module.js';
 import type { ProjectIndex } from './model/project.js';
-import { applicationChildren, taskSupervisors } from './model/supervision.js';
+import { resolveTaskSupervisor } from './model/supervision.js';
 import { freshName, identifiersIn, patternVariables, statementBindings, underscoreUnused, variablesRead } from './model/vars.js';
 import type { SyntaxNode } from './parse.js';
-import { atomValue, binaryOperator, codeChildren, descendants, indentAt, indentLines } from './query.js';
+import { atomValue, binaryOperator, codeChildren, descendants, indentAt, indentLines, isInside } from './query.js';
 import {
-  addListElementFirst,
+  addListElementBefore,
   bodyStatements,
   clauseText,
   handleInfoPlacement,
@@ -63,6 +63,8 @@ export interface Plan {
   carried: string[];
   fromParam?: SyntaxNode;
   stateParam: SyntaxNode;
+  /** What a reviewer must check at this site (values read from the state before the work, used after it). */
+  risks: string[];
 }
 
 const UNSAFE_IN_TASK: Record<string, string> = {
@@ -133,7 +135,117 @@ export function planDeferral(
   const carried = direct
     ? []
     : orderOfUse([...suffix, ...(reply ? [reply] : []), newState]).filter((v) => bound.has(v) && !stateVars.has(v) && v !== fromName);
-  return { mode, clause, statements, spanStart, spanEnd, reply, newState, direct, carried, fromParam, stateParam };
+  const stale = direct ? { risks: [] } : staleState(clause, statements, spanStart, spanEnd, newState, stateVars, carried);
+  if ('reason' in stale) return stale;
+  return { mode, clause, statements, spanStart, spanEnd, reply, newState, direct, carried, fromParam, stateParam, risks: stale.risks };
+}
+
+/** Modules whose functions only compute on their arguments: what they return is made of what they got. */
+const DATA_MODULES = new Set(['Map', 'Keyword', 'Enum', 'List', 'MapSet', 'Tuple', 'String', 'Kernel', 'Access', 'Integer', 'Float', 'Stream', 'Atom', ':maps', ':lists', ':queue', ':sets', ':gb_trees', ':gb_sets']);
+const SPECIAL_FORMS = new Set(['case', 'cond', 'if', 'unless', 'with', 'for', 'fn', 'try', 'receive', 'quote']);
+
+/** How much of the server state a value is made of: none, a part (a field, a count), the whole state. */
+type Taint = 0 | 1 | 2;
+const GETTERS = /^(get|fetch!?|take|keys|values|has_key\?|member\?|count|size|length|at|first|last|sum|max|min)$/;
+
+/**
+ * How much of the state in `levels` an expression's value is made of. What an external call returns
+ * given parts of the state is the service's data (`HTTP.get(state.url)`), not the state; a helper
+ * given the whole state (`sync(state, id)`) may return it, so its result counts as the whole state.
+ */
+function stateTaint(node: SyntaxNode, levels: Map<string, Taint>, mod: ModuleDef): Taint {
+  const max = (nodes: SyntaxNode[]) => nodes.reduce<Taint>((m, n) => Math.max(m, stateTaint(n, levels, mod)) as Taint, 0);
+  const callResult = (args: SyntaxNode[], receiver: string | undefined, name: string | undefined): Taint => {
+    if (receiver && DATA_MODULES.has(receiver)) return Math.min(max(args), name && GETTERS.test(name) ? 1 : 2) as Taint;
+    return args.some((a) => stateTaint(a, levels, mod) === 2) ? 2 : 0;
+  };
+  switch (node.type) {
+    case 'identifier':
+      return levels.get(node.text) ?? 0;
+    case 'call': {
+      const target = node.childForFieldName('target');
+      const args = node.namedChildren.find((c) => c.type === 'arguments');
+      const argList = args ? codeChildren(args) : [];
+      if (target?.type === 'dot') {
+        const left = target.childForFieldName('left');
+        if (!args && left && left.type !== 'alias') return Math.min(stateTaint(left, levels, mod), 1) as Taint; // state.field
+        return callResult(argList, left ? resolveModuleName(left, mod) : undefined, target.childForFieldName('right')?.text);
+      }
+      const id = target?.type === 'identifier' ? target.text : undefined;
+      if (id && SPECIAL_FORMS.has(id)) return max(codeChildren(node));
+      return callResult(argList, undefined, id);
+    }
+    case 'binary_operator': {
+      if (binaryOperator(node) === '|>') {
+        const left = node.childForFieldName('left')!;
+        const right = node.childForFieldName('right')!;
+        if (right.type !== 'call') return max([left, right]);
+        const target = right.childForFieldName('target');
+        const args = right.namedChildren.find((c) => c.type === 'arguments');
+        const argList = [left, ...(args ? codeChildren(args) : [])];
+        if (target?.type === 'dot') return callResult(argList, resolveModuleName(target.childForFieldName('left')!, mod), target.childForFieldName('right')?.text);
+        return callResult(argList, undefined, target?.text);
+      }
+      return max(codeChildren(node));
+    }
+    default:
+      return max(codeChildren(node));
+  }
+}
+
+/**
+ * The continuation runs on the current state; values computed from the state as it was when the
+ * callback ran are stale by then. Refuse when such a value flows into the new state (a lost update);
+ * name it as a risk when it only reaches the reply or side effects.
+ */
+function staleState(
+  clause: Clause,
+  statements: SyntaxNode[],
+  spanStart: number,
+  spanEnd: number,
+  newState: SyntaxNode,
+  stateVars: Set<string>,
+  carried: string[],
+): { risks: string[] } | { reason: string } {
+  const mod = clause.fn.module;
+  // The state parameter is the whole state; variables its pattern binds are parts of it.
+  const stateName = stateVariable(clause.params[clause.params.length - 1]);
+  const levels = new Map<string, Taint>([...stateVars].map((v) => [v, v === stateName ? 2 : 1] as [string, Taint]));
+  const origin = new Map<string, SyntaxNode>();
+  for (const stmt of statements.slice(0, spanEnd)) {
+    const bound = statementBindings(stmt);
+    if (!bound.size) continue;
+    const rhs = binaryOperator(stmt) === '=' ? stmt.childForFieldName('right') : stmt;
+    const level = rhs ? stateTaint(rhs, levels, mod) : 0;
+    for (const v of bound) {
+      if (level) (levels.set(v, level), origin.set(v, rhs!));
+      else levels.delete(v);
+    }
+  }
+  const tainted = new Set([...levels.keys()]);
+  // Variables the new state is computed from, through the statements that run after the work.
+  const needed = variablesRead([newState]);
+  const suffix = statements.slice(spanEnd, -1);
+  for (let k = suffix.length - 1; k >= 0; k--)
+    if ([...statementBindings(suffix[k])].some((v) => needed.has(v))) for (const v of variablesRead([suffix[k]])) needed.add(v);
+  const stale = carried.filter((v) => tainted.has(v) && !stateVars.has(v));
+  const lost = stale.find((v) => needed.has(v));
+  if (lost) {
+    const from = origin.get(lost)!;
+    const inSpan = statements.slice(spanStart, spanEnd).some((st) => isInside(from, st));
+    const text = from.text.replace(/\s+/g, ' ').slice(0, 60);
+    return {
+      reason:
+        `\`${lost}\` comes from the state as it was when the message arrived (\`${text}\`) and becomes part of the new state: ` +
+        `computed in a task from that snapshot, installing it would discard what other messages change meanwhile (a lost update)` +
+        (inSpan ? '. By hand: run only the blocking call in a task and fold its result into the current state when it comes back' : ''),
+    };
+  }
+  return {
+    risks: stale.map(
+      (v) => `\`${v}\` is read from the state when the message arrives and used after the work ends: it may be out of date by then (the state can change while the work runs)`,
+    ),
+  };
 }
 
 function unsafeInTask(clause: Clause, moved: SyntaxNode[]): string | undefined {
@@ -224,30 +336,36 @@ interface SupervisorChoice {
   notes: string[];
 }
 
-function topNamespace(name: string): string {
-  return name.split('.')[0];
+/**
+ * The Task.Supervisor to run work under: one the application starts on every boot before the
+ * server; else the one named in the rule's options; else one added to the tree right before the
+ * server's child spec. Never a name the project does not start: otherwise the reason to refuse.
+ */
+export function chooseTaskSupervisor(mod: ModuleDef, project: ProjectIndex, options: Partial<DeferOptions>): SupervisorChoice | { reason: string } {
+  const found = resolveTaskSupervisor(project, mod);
+  if (found.kind === 'existing') return { code: found.code, edits: [], notes: [] };
+  if (options.taskSupervisor)
+    return { code: options.taskSupervisor, edits: [], notes: [`uses ${options.taskSupervisor} (the taskSupervisor option): it must be running before ${mod.name} starts`] };
+  if (found.kind === 'none')
+    return {
+      reason: `${found.reason}. By hand: start a Task.Supervisor before ${mod.name} and run the work under it, or name it in this rule's \`taskSupervisor\` option`,
+    };
+  const limit = options.maxChildren ?? 1000;
+  const spec = `{Task.Supervisor, name: ${found.code}, max_children: ${limit}}`;
+  const edits: Edit[] = [];
+  for (const insert of found.inserts) {
+    const added = addListElementBefore(insert.file, insert.list, insert.before, spec);
+    if (!added) return { reason: `adding ${found.code} before ${mod.name} would break the layout of its children list; add ${spec} before it by hand` };
+    edits.push(...added);
+  }
+  return { code: found.code, edits, notes: [`adds ${found.code} (max_children: ${limit}) to ${found.application.name}'s tree, before ${mod.name}`] };
 }
 
-/** The Task.Supervisor to run work under: one the project starts, else one added to the application. */
-function chooseTaskSupervisor(mod: ModuleDef, project: ProjectIndex, options: DeferOptions): SupervisorChoice {
-  const top = topNamespace(mod.name);
-  const existing = taskSupervisors(project);
-  const own = existing.find((s) => topNamespace(s.module.name) === top) ?? existing[0];
-  if (own) return { code: own.code, edits: [], notes: [] };
-  const apps = applicationChildren(project);
-  const app = apps.find((a) => topNamespace(a.module.name) === top) ?? apps[0];
-  const limit = options.maxChildren;
-  if (app && !options.taskSupervisor) {
-    const code = `${app.module.name.replace(/\.Application$/, '')}.TaskSupervisor`;
-    const edits = addListElementFirst(app.file, app.list, `{Task.Supervisor, name: ${code}, max_children: ${limit}}`);
-    if (edits) return { code, edits, notes: [`adds ${code} (max_children: ${limit}) to ${app.module.name}'s children`] };
-  }
-  const code = options.taskSupervisor || `${top}.TaskSupervisor`;
-  return {
-    code,
-    edits: [],
-    notes: [`no Task.Supervisor found: add {Task.Supervisor, name: ${code}, max_children: ${limit}} to your supervision tree, before ${mod.name}`],
-  };
+/** Why a planned deferral cannot be offered (the plan's own reason, or no Task.Supervisor to use). */
+export function deferralBlocker(plan: Plan | { reason: string }, project: ProjectIndex, options: Partial<DeferOptions>): string | undefined {
+  if ('reason' in plan) return plan.reason;
+  const choice = chooseTaskSupervisor(plan.clause.fn.module, project, options);
+  return 'reason' in choice ? choice.reason : undefined;
 }
 
 /** The edits that defer the planned work (and add a Task.Supervisor, and `require Logger`, if needed). */
@@ -284,6 +402,7 @@ export function deferralEdits(file: FileModel, project: ProjectIndex, options: D
   const stateName = named(plan.stateParam, ['state', 'server_state']);
 
   const supervisor = chooseTaskSupervisor(mod, project, options);
+  if ('reason' in supervisor) return { skip: supervisor.reason };
   const serverName = freshName(['server', 'server_pid'], taken);
   const workName = freshName(['work', 'deferred_work'], taken);
   const tag = messageTag(clause, mod);
@@ -349,7 +468,7 @@ export function deferralEdits(file: FileModel, project: ProjectIndex, options: D
     if (logger) edits.push(logger);
   }
   edits.push(...supervisor.edits);
-  return { edits, notes: supervisor.notes };
+  return { edits, notes: [...supervisor.notes, ...plan.risks.map((r) => `risk: ${r}`)] };
 }
 
 /** `require Logger` after the module's `use GenServer`, unless the module already requires it. */

@@ -3,7 +3,12 @@ import {
   BLOCKING_CALLS,
   blockingCallsIn,
   describeBlocking,
+  describeWait,
+  isExitWait,
+  isHandshake,
+  normalFirst,
   patternsFrom,
+  rarePathNote,
   validatePatterns,
   type BlockingCall,
 } from '../core/model/blocking.js';
@@ -108,17 +113,20 @@ end
       const init = mod.functions.get('init/1');
       if (!init?.isCallback) continue;
       init.clauses.forEach((clause, index) => {
-        const calls = blockingCallsIn(init, { clause, patterns, project });
-        if (!calls.length || bootStep(clause)) return;
-        const plan = planFor(file, mod, init, clause, calls);
-        const onlySync = calls.every((c) => c.category === 'sync-call');
+        const all = blockingCallsIn(init, { clause, patterns, project });
+        // Waiting for a process it stopped to go down is shutdown, not slow work.
+        const found = all.filter((c) => !isExitWait(c));
+        if (!found.length || bootStep(clause)) return;
+        const plan = planFor(file, mod, init, clause, all);
+        const { calls, rare } = normalFirst(found);
+        const onlySync = calls.every((c) => c.category === 'sync-call' || isHandshake(c));
         out.push(
           finding(rule, file.path, {
             node: calls[0].entry,
             key: `${fnLabel(init)}#${index}`,
             fixable: typeof plan !== 'string',
-            severity: onlySync ? 'low' : undefined,
-            message: message(init, calls, plan, onlySync),
+            severity: onlySync || rare ? 'low' : undefined,
+            message: message(init, calls, plan, onlySync) + (rare ? rarePathNote(calls) : ''),
             data: plan,
           }),
         );
@@ -139,7 +147,7 @@ export default rule;
 function message(init: FunctionDef, calls: BlockingCall[], plan: Plan | string, onlySync: boolean): string {
   const first = calls[0];
   const more = calls.length > 1 ? ` and ${calls.length - 1} more wait${calls.length > 2 ? 's' : ''} (${calls.slice(1, 4).map((c) => `${describeBlocking(c)} at line ${c.entry.startPosition.row + 1}`).join(', ')})` : '';
-  let text = `${fnLabel(init)} waits on ${describeBlocking(first)}${more}. start_link does not return until init/1 does, so the supervisor starting ${init.module.name} and every child after it wait too.`;
+  let text = `${fnLabel(init)} waits on ${describeWait(first)}${more}. start_link does not return until init/1 does, so the supervisor starting ${init.module.name} and every child after it wait too.`;
   if (onlySync) text += ' These are calls to other processes: usually quick, but if one of them is slow, not started yet, or waiting on this process, boot stalls or deadlocks.';
   text += typeof plan === 'string' ? ` Not rewritten: ${plan}.` : ' Fix: return {:continue, ...} and do this work in handle_continue/2.';
   return text;

@@ -1,4 +1,4 @@
-import { DEFER_OPTION_SPECS, deferralEdits, planDeferral } from '../core/deferred.js';
+import { DEFER_OPTION_SPECS, deferralBlocker, deferralEdits, planDeferral } from '../core/deferred.js';
 import { fnLabel, finding } from '../core/findings.js';
 import { cachedPatterns, codeBlocking, describeBlocking, type BlockingCall } from '../core/model/blocking.js';
 import type { Clause } from '../core/model/module.js';
@@ -78,7 +78,7 @@ end
 \`\`\`
 `,
 
-  detect({ file, project }) {
+  detect({ file, project, options }) {
     if (!file.text.includes('Task.')) return [];
     const patterns = cachedPatterns(project, AWAITS);
     const out: Finding[] = [];
@@ -91,17 +91,17 @@ end
           if (!clause.body) continue;
           const evidence = codeBlocking(clause, clause.body, patterns, project, false);
           if (!evidence.length) continue;
-          const plan = planDeferral(clause, evidence, patterns, 'noreply', project);
+          const blocker = deferralBlocker(planDeferral(clause, evidence, patterns, 'noreply', project), project, options);
           const msg = clause.params[0]?.text.replace(/\s+/g, ' ') ?? '';
           out.push(
             finding(rule, file.path, {
               node: clause.head,
               key: `${fnLabel(fn)}:${msg}${clause.guard ? ` when ${clause.guard.text}` : ''}`,
-              fixable: !('reason' in plan),
+              fixable: !blocker,
               message:
                 `${fn.name}(${msg}, ...) makes the ${mod.name} process wait on ${evidence.slice(0, 3).map(describeBlocking).join(', ')}: ` +
                 `the work runs concurrently, but the server blocks until it ends and every message behind it waits; a timed-out await crashes the server.` +
-                ('reason' in plan ? ` Not rewritten automatically: ${plan.reason}.` : ''),
+                (blocker ? ` Not rewritten automatically: ${blocker}.` : ''),
               data: { clause, evidence } satisfies Data,
             }),
           );

@@ -15,7 +15,9 @@ import { RunLog, type LogLevel } from '../run-log.js';
 import { scopeFrom, scopeLine, type ScopeOptions } from '../scope-options.js';
 import { VERSION } from '../version.js';
 
-export const SCAN_FORMATS = ['text', 'json', 'sarif', 'github'] as const;
+import { SCAN_FORMATS } from '../formats.js';
+
+export { SCAN_FORMATS };
 
 export interface ScanOptions extends RunOptions, LogLevel, ScopeOptions {
   format: string;

@@ -709,3 +709,23 @@ export function localCallers(fn: FunctionDef, project: ProjectIndex): Array<{ fn
     }
   return out;
 }
+
+/**
+ * How long callers of a `handle_call/3` clause wait: the timeout of the call in this module's own API
+ * that sends a request the clause answers (`def fetch(k), do: GenServer.call(__MODULE__, {:fetch, k}, 30_000)`).
+ */
+export function callerTimeout(clause: Clause, requestParam = 0): { via: FunctionDef; timeout?: SyntaxNode } | undefined {
+  const pattern = clause.params[requestParam];
+  if (!pattern || isCatchAllPattern(pattern)) return undefined;
+  for (const fn of clause.fn.module.functions.values()) {
+    if (fn.isCallback) continue;
+    for (const c of fn.clauses)
+      for (const site of c.calls) {
+        const spec = SYNC_PRIMITIVES[siteName(site)];
+        if (!spec || site.capture || site.arity < 2) continue;
+        const request = site.args[spec.request];
+        if (request && requestMatch(pattern, request) === 'yes') return { via: fn, timeout: spec.timeout !== undefined ? site.args[spec.timeout] : undefined };
+      }
+  }
+  return undefined;
+}

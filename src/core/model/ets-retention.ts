@@ -32,7 +32,7 @@ export function readReach(op: ProjectOp, time: TimeValue, path: number[], keyInd
     if (path[0] !== keyIndex) return { unknown: `${name} reads entries by a key that does not hold the time, whatever their age`, op };
     const leaf = descend(op.site.args[1], path.slice(1), op.clause, project);
     if (!leaf) return { unknown: `the key ${name} reads (\`${oneLine(op.site.args[1]?.text ?? '?')}\`) is not a tuple the rule can follow to the time`, op };
-    const back = reachOf(leaf.node, leaf.clause, ctx, 4);
+    const back = reachOf(leaf.node, leaf.clause, ctx, 10);
     return back === undefined ? { unknown: `the time in the key ${name} reads, \`${oneLine(leaf.node.text)}\`, is not the current time minus a constant`, op } : { back, op };
   }
   if (BY_SPEC.has(op.op) && op.site.arity === 2) return specReach(op, path, ctx, name);
@@ -40,7 +40,7 @@ export function readReach(op: ProjectOp, time: TimeValue, path: number[], keyInd
     const leaf = descend(op.site.args[1], path, op.clause, project);
     const node = leaf && unparen(leaf.node);
     if (!node || isMatchVariable(node)) return { unknown: `${name} matches entries of any age`, op };
-    const back = reachOf(node, leaf.clause, ctx, 4);
+    const back = reachOf(node, leaf.clause, ctx, 10);
     return back === undefined ? { unknown: `the time ${name} matches, \`${oneLine(node.text)}\`, is not the current time minus a constant`, op } : { back, op };
   }
   return { unknown: `${name} reads entries whatever their age`, op };
@@ -66,11 +66,11 @@ function specReach(op: ProjectOp, path: number[], ctx: Ctx, name: string): Reach
     let reach: number | undefined;
     if (isMatchVariable(node)) {
       // Lower bounds on the variable in the guards: the tightest one decides.
-      const bounds = lowerBounds(node.text, guards).map((b) => reachOf(b, op.clause, ctx, 4));
+      const bounds = lowerBounds(node.text, guards).map((b) => reachOf(b, op.clause, ctx, 10));
       const known = bounds.filter((b): b is number => b !== undefined);
       if (!known.length) return { unknown: `${name} matches entries of any age (no guard bounds \`${node.text}\` from below by the current time)`, op };
       reach = Math.min(...known);
-    } else reach = reachOf(node, leaf!.clause, ctx, 4);
+    } else reach = reachOf(node, leaf!.clause, ctx, 10);
     if (reach === undefined) return { unknown: `the time ${name} matches, \`${oneLine(node.text)}\`, is not the current time minus a constant`, op };
     back = Math.max(back, reach);
   }

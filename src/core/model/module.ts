@@ -485,8 +485,15 @@ export function localTarget(site: CallSite, mod: ModuleDef): FunctionDef | undef
 export function serverCallbacks(mod: ModuleDef): Set<string> {
   const keys = new Set<string>();
   for (const kind of mod.kinds) for (const key of SERVER_CALLBACKS[kind] ?? []) keys.add(key);
+  // gen_statem with `callback_mode :state_functions`: each state is a `def state(event_type, content, data)`.
+  if (mod.kinds.has('gen_statem'))
+    for (const fn of mod.functions.values())
+      if (fn.arity === 3 && fn.kind === 'def' && fn.clauses.some((c) => STATEM_EVENT.test(c.params[0]?.text.trim() ?? ''))) keys.add(`${fn.name}/3`);
   return keys;
 }
+
+/** The event types a gen_statem state function takes first. */
+const STATEM_EVENT = /^(\{\s*:call\s*,|:cast$|:info$|:internal$|:enter$|:state_timeout$|:timeout$|\{\s*:timeout\s*,)/;
 
 export function isProcessModule(mod: ModuleDef): boolean {
   return PROCESS_KINDS.some((k) => mod.kinds.has(k));
