@@ -21,10 +21,11 @@ export function textReport(result: ScanResult, c: Colors, options: { quiet?: boo
     for (const f of findings) {
       const loc = `${f.line}:${f.column}`.padEnd(width);
       lines.push(`  ${c.dim(loc)}${paint(c, f.severity, f.severity.padEnd(7))}${c.bold(f.ruleId)}${f.fixable ? c.green('  (fixable)') : c.dim('  (detect only)')}`);
-      lines.push(...wrap(f.message, 96).map((l) => `          ${l}`));
+      // Messages name files and modules from the code: escaped like file names.
+      lines.push(...wrap(printable(f.message), 96).map((l) => `          ${l}`));
       for (const r of f.relatedLocated) {
         const where = r.relPath === f.relPath ? `${r.line}:${r.column}` : `${printable(r.relPath)}:${r.line}:${r.column}`;
-        lines.push(...wrap(`${c.dim('also')} ${where} ${r.message}`, 96).map((l) => `            ${l}`));
+        lines.push(...wrap(`${c.dim('also')} ${where} ${printable(r.message)}`, 96).map((l) => `            ${l}`));
       }
     }
     lines.push('');

@@ -41,7 +41,7 @@ export function describeChange(change: Change, c: Colors): string {
     `${c.bold(rule.transform.title)} ${c.dim(`[${rule.transform.id}, ${finding.severity}]`)}  ${printable(file.relPath)}:${pos.line}:${pos.column}${
       change.edited ? c.yellow('  (edited by you)') : ''
     }`,
-    ...wrap(finding.message, 100).map((l) => c.dim(l)),
+    ...wrap(printable(finding.message), 100).map((l) => c.dim(l)),
     '',
   ];
   for (const f of change.files) lines.push(colorDiff(unifiedDiff(f.relPath, f.before, f.after), c, true));
