@@ -89,6 +89,12 @@ case "$step" in
     [ -n "${INPUT_CONFIG:-}" ] && args+=(--config "$INPUT_CONFIG")
     [ -n "${INPUT_BRANCH_PREFIX:-}" ] && args+=(--branch-prefix "$INPUT_BRANCH_PREFIX")
     report="${INPUT_REPORT_FILE:-otpfix-campaign.json}"
+    # Commits need an identity; a runner has none unless the workflow configured one.
+    if ! git config --get user.email > /dev/null; then
+      export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-github-actions[bot]}" GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-github-actions[bot]}"
+      export GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-41898282+github-actions[bot]@users.noreply.github.com}"
+      export GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-41898282+github-actions[bot]@users.noreply.github.com}"
+    fi
     # Clones and pushes over HTTPS with the same token gh uses for the pull requests.
     if [ -n "${GH_TOKEN:-}" ] && command -v gh > /dev/null; then gh auth setup-git || true; fi
     status=0

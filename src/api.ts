@@ -19,7 +19,7 @@ import {
 } from './core/engine.js';
 import { errorMessage } from './core/errors.js';
 import { defaultCacheDir, openSyntaxCache } from './core/syntax-cache.js';
-import { FileProblem, writeSourceAtomically } from './core/files.js';
+import { BOM, FileProblem, writeSourceAtomically } from './core/files.js';
 import { suppressionNotices, type SuppressedFinding, type SuppressionNotice } from './core/suppressions.js';
 import type { NonProductionMode } from './core/roles.js';
 import type { Scope } from './core/scope.js';
@@ -64,6 +64,12 @@ export interface RunOptions {
   onLoad?: LoadOptions['onFile'];
   /** Told after each file's detection. */
   onDetect?: DetectProgress;
+  /** Files above this size in bytes are not analysed (0: no limit); overrides the config's `maxFileSize`. */
+  maxFileSize?: number;
+  /** Told of each temporary file an interrupted otpfix run left beside a source. */
+  onTemporary?: (file: string) => void;
+  /** Aborting it stops reading and parsing at the next file (Ctrl-C); the promise rejects with its reason. */
+  signal?: AbortSignal;
   /** Report (and rewrite) only these findings; the analysis still reads every file. */
   scope?: Scope;
 }
@@ -91,6 +97,9 @@ export async function prepare(options: RunOptions): Promise<Prepared> {
     minParallelSize: options.minParallelSize,
     cache: options.cache === false ? undefined : openSyntaxCache(options.cacheDir ?? defaultCacheDir(options.cwd), CACHE_SALT),
     onFile: options.onLoad,
+    maxFileSize: options.maxFileSize ?? config.maxFileSize,
+    onTemporary: options.onTemporary,
+    signal: options.signal,
   });
   // Every file is analysed; only those in scope are reported on (counted, or listed as skipped).
   const scoped = options.scope?.file ? statuses.filter((s) => options.scope!.file!(s)) : statuses;
@@ -159,13 +168,18 @@ export interface FileOutcome {
   error?: string;
 }
 
-/** Every file whose final text differs from what was read, original → final. */
+/**
+ * Every file whose final text differs from what was read, original → final, as the bytes on disk
+ * are: a byte-order mark the file had is in both (so a diff, a patch and a write agree).
+ */
 export function changedFiles(session: SessionResult): FileOutcome[] {
   const out: FileOutcome[] = [];
   for (const file of session.workspace.files) {
     const original = session.workspace.originals.get(file.path);
-    if (original && original.text !== file.text)
-      out.push({ path: file.path, relPath: file.relPath, before: original.text, after: file.text, written: false });
+    if (original && original.text !== file.text) {
+      const bom = original.bom ? BOM : '';
+      out.push({ path: file.path, relPath: file.relPath, before: bom + original.text, after: bom + file.text, written: false });
+    }
   }
   return out;
 }
@@ -175,6 +189,8 @@ export interface WriteOptions {
   signal?: AbortSignal;
   /** Called before each file is written (tests use it to interrupt at a known point). */
   beforeWrite?: (outcome: FileOutcome) => void | Promise<void>;
+  /** Told after each file, written or not. */
+  afterWrite?: (outcome: FileOutcome) => void;
 }
 
 /**
@@ -196,6 +212,7 @@ export async function writeChanges(session: SessionResult, options: WriteOptions
     } catch (err) {
       outcome.error = err instanceof FileProblem ? err.message : errorMessage(err);
     }
+    options.afterWrite?.(outcome);
   }
   return outcomes;
 }

@@ -13,6 +13,9 @@ const REFUSALS: Array<[rule: string, fixture: string, reason: RegExp]> = [
   ['blocking-handle-call', 'detect-lost-update-helper.ex', /`new_state` comes from the state as it was.*`sync_sku\(state, sku\)`.*lost update.*run only the blocking call in a task/],
   ['blocking-handle-call', 'detect-lost-update-stale-read.ex', /`pings` comes from the state as it was.*`state\.pings`.*lost update/],
   ['blocking-handle-call', 'detect-library-without-application', /no application module \(a library.*`taskSupervisor` option/],
+  ['blocking-handle-call', 'detect-owned-socket.ex', /opens a socket, which the calling process owns/],
+  ['blocking-handle-call', 'detect-disk-serialized.ex', /local disk I\/O.*serializing those file operations on purpose/],
+  ['task-await-in-callback', 'detect-periodic-overlap-struct.ex', /the state is a struct.*async_nolink/],
 ];
 
 async function detectOnly(rule: string, target: string) {

@@ -8,6 +8,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { NON_PRODUCTION_MODES, type NonProductionMode } from '../core/roles.js';
 import { SEVERITIES } from '../core/types.js';
 import { OtpfixError, errorMessage } from '../core/errors.js';
+import { DEFAULT_MAX_FILE_SIZE, formatBytes } from '../core/files.js';
+import { CHOICES } from './review/choices.js';
 import { SCAN_FORMATS } from './formats.js';
 import { colorsFor, processIo, type Io } from './output.js';
 import { VERSION } from './version.js';
@@ -24,7 +26,12 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('Find and fix concurrency, performance and resource-management flaws in Elixir/OTP code.')
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .configureOutput({
+      writeOut: (s) => io.out(s),
+      writeErr: (s) => io.err(s),
+      // Usage errors from option parsing look like every other error: `otpfix: <message>`.
+      outputError: (s, write) => write(s.replace(/^error: /, `${colorsFor(io.stderr).red('otpfix:')} `)),
+    })
     .exitOverride();
 
   const common = (cmd: Command) =>
@@ -37,7 +44,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       .addOption(
         new Option('--non-production <mode>', 'findings in tests, examples, benchmarks and docs: info and never rewritten (default), full, or off')
           .choices([...NON_PRODUCTION_MODES]),
-      );
+      )
+      .option('--max-file-size <size>', `skip files larger than this (bytes, or with kB/MB; 0: no limit; default ${formatBytes(DEFAULT_MAX_FILE_SIZE)})`, parseSize);
   const logging = (cmd: Command) =>
     cmd
       .addOption(new Option('-q, --quiet', 'print only findings and errors').conflicts('verbose'))
@@ -62,6 +70,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     rules: opts.rule as string[] | undefined,
     nonProduction: opts.nonProduction as NonProductionMode | undefined,
     configFile: opts.config === undefined ? undefined : path.resolve(cwd(), opts.config as string),
+    maxFileSize: opts.maxFileSize as number | undefined,
     jobs: opts.jobs as number | undefined,
     cache: opts.cache as boolean,
     quiet: !!opts.quiet,
@@ -75,6 +84,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(
       new Option('--write-baseline <file>', 'record the findings reported in <file> (for --baseline) and exit 0').conflicts('baseline'),
     )
+    .addHelpText('after', SCAN_HELP)
     .action(async (paths: string[], opts) => {
       const { scanCommand } = await import('./commands/scan.js');
       setExit(
@@ -88,9 +98,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   narrowing(logging(common(program.command('fix'))))
     .description('rewrite findings: approve each change on a terminal, or use --yes / --dry-run / --patch')
     .option('--dry-run', 'print the changes as a unified diff; write nothing')
-    .option('-y, --yes', 'apply every verified change without asking')
+    .addOption(new Option('-y, --yes', 'apply every verified change without asking').conflicts(['dryRun', 'patch', 'check']))
     .option('--patch <file>', 'write the changes to a patch file (for git apply); change no source')
+    .option('--force', 'with --patch: replace the patch file if it exists (never a source file)')
     .option('--check', 'write nothing; exit 1 when changes would be made (for CI)')
+    .addHelpText('after', FIX_HELP)
     .action(async (paths: string[], opts) => {
       const { fixCommand } = await import('./commands/fix.js');
       setExit(
@@ -101,6 +113,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
             dryRun: opts.dryRun,
             yes: opts.yes,
             patch: opts.patch,
+            force: opts.force,
             check: opts.check,
             interactive: io.interactive ?? (!!process.stdin.isTTY && !!process.stdout.isTTY),
           },
@@ -113,7 +126,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('make one git branch (and pull request) per rule, file or run, without touching your checkout')
     .addOption(new Option('-g, --group <grouping>', 'one branch per rule, per file, or one for all').choices(['rule', 'file', 'all']).default('rule'))
     .option('--branch-prefix <prefix>', 'branch names start with this', 'otpfix/')
-    .option('--body-dir <dir>', 'write each pull request body to <dir>/<branch>.md')
+    .option('--body-dir <dir>', 'write each pull request body to <dir>/<branch>.md (a / in the branch name becomes -)')
     .option('--allow-dirty', 'run despite uncommitted changes (the branches are made from HEAD, without them)')
     .option('--force', 'replace branches that already exist (and force-push them)')
     .option('--push <remote>', 'push the branches to this remote')
@@ -178,6 +191,33 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   return program;
 }
+
+/** `--max-file-size`: bytes, or a number with kB or MB (powers of 1000, like the messages). */
+function parseSize(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(k|kb|m|mb)?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected a number of bytes, e.g. 2000000 or 2MB (0: no limit)');
+  const unit = m[2]?.toLowerCase().startsWith('m') ? 1_000_000 : m[2] ? 1000 : 1;
+  return Math.round(Number(m[1]) * unit);
+}
+
+const EXIT_CODES = (one: string) => `
+Exit codes:
+  0    ${one === 'scan' ? 'no findings (at or above --fail-on)' : 'done (also when there was nothing to change)'}
+  1    ${one === 'scan' ? 'findings' : 'with --check: changes would be made'}
+  2    usage or config error, or nothing could be analysed (no Elixir file found, none parsed)
+  3    I/O error${one === 'fix' ? ' (a file could not be written, or changed on disk during the run)' : ''}${
+    one === 'fix' ? '\n  130  interrupted (Ctrl-C, SIGTERM): nothing written before the write phase; after it, each file\n       is either untouched or completely written' : ''
+  }`;
+
+const SCAN_HELP = `${EXIT_CODES('scan')}
+
+Files larger than --max-file-size (default ${formatBytes(DEFAULT_MAX_FILE_SIZE)}) are skipped with a warning.`;
+
+const FIX_HELP = `
+Keys when reviewing on a terminal (h lists them at the prompt):
+${CHOICES.map((c) => `  ${c.key}    ${c.name}`).join('\n')}
+  Enter means y. Nothing is written until the review ends; Ctrl-C discards it.
+${EXIT_CODES('fix')}`;
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   let code = 0;

@@ -37,6 +37,12 @@ export function syntaxProblems(tree: Tree, limit = 5): SyntaxProblem[] {
   const problems: SyntaxProblem[] = [];
   const visit = (node: SyntaxNode): void => {
     if (problems.length >= limit) return;
+    if (node.isError && node.hasError && node.children.some((c) => c.isError || c.isMissing || c.hasError)) {
+      // An ERROR node often spans the whole construct around the mistake (from a `do` many lines
+      // up): the innermost error inside it is where the text stops making sense.
+      for (const child of node.children) visit(child);
+      return;
+    }
     if (node.isError || node.isMissing) {
       problems.push({
         line: node.startPosition.row + 1,

