@@ -126,5 +126,7 @@ export const CLEAN = `defmodule MyApp.Clean do
   def start_link(_opts) do
     DynamicSupervisor.start_link(name: MyApp.Clean, strategy: :one_for_one, max_children: 10)
   end
+
+  def open(spec), do: DynamicSupervisor.start_child(MyApp.Clean, spec)
 end
 `;
