@@ -111,7 +111,8 @@ end
   detect({ file, project, options }) {
     const patterns = cachedPatterns(project, options.blockingCalls);
     const out = [];
-    for (const mod of file.modules) {
+    const injected = new Set(file.injected ?? []);
+    for (const mod of [...file.modules, ...injected]) {
       if (mod.kinds.has('gen_statem')) out.push(...statemCalls(mod, file.path, patterns, project));
       if (!mod.kinds.has('genserver') && !mod.kinds.has('gen_stage')) continue;
       const handleCall = mod.functions.get('handle_call/3');
@@ -135,12 +136,16 @@ end
           finding(rule, file.path, {
             node: clause.head,
             key: `${fnLabel(handleCall)}:${msg}${clause.guard ? ` when ${clause.guard.text}` : ''}`,
-            fixable: !('reason' in plan),
+            fixable: !('reason' in plan) && !injected.has(mod),
             severity,
             message:
               `handle_call(${msg}, ...) blocks the ${mod.name} process on ${why}: while it waits, every other call, ` +
               `cast and message to this server queues behind it${early ? '' : `; ${callers(clause, shown)}`}.${note}` +
-              ('reason' in plan ? ` Not rewritten automatically: ${plan.reason}.` : ''),
+              (injected.has(mod)
+                ? ` Not rewritten automatically: this clause is injected by ${mod.parent!.name}.__using__ into every module that uses it; change it there by hand.`
+                : 'reason' in plan
+                  ? ` Not rewritten automatically: ${plan.reason}.`
+                  : ''),
             data: { clause, evidence: all } satisfies Data,
           }),
         );

@@ -67,7 +67,7 @@ end
 
   detect({ file, project }) {
     const out: Finding[] = [];
-    for (const mod of file.modules) {
+    for (const mod of [...file.modules, ...(file.injected ?? [])]) {
       if (!isProcessModule(mod)) continue;
       // One finding per root cause: the call that waits (the primitive, wherever it is written) and
       // the server it reaches; every callback and call site that leads to it is a related location.
