@@ -151,6 +151,39 @@ end
     }
   });
 
+  it('keeps a cache miss (Map.fetch ... :error ->) on the normal path', async () => {
+    const [f, ...rest] = await findings(
+      {
+        'lib/geo.ex': `defmodule Geo.Locator do
+  use GenServer
+
+  def start_link(opts), do: GenServer.start_link(__MODULE__, opts, name: __MODULE__)
+  def country(ip), do: GenServer.call(__MODULE__, {:country, ip})
+
+  @impl true
+  def init(opts), do: {:ok, %{url: opts[:url], cache: %{}}}
+
+  @impl true
+  def handle_call({:country, ip}, _from, %{cache: cache} = state) do
+    case Map.fetch(cache, ip) do
+      {:ok, country} ->
+        {:reply, {:ok, country}, state}
+
+      :error ->
+        {:ok, %{body: country}} = Req.get(state.url <> ip)
+        {:reply, {:ok, country}, %{state | cache: Map.put(cache, ip, country)}}
+    end
+  end
+end
+`,
+      },
+      'blocking-handle-call',
+    );
+    expect(rest).toEqual([]);
+    expect(f.severity).toBe('high');
+    expect(f.message).not.toContain('rare path');
+  });
+
   it('stays silent on monitor + wait for :DOWN, and keeps a receive with its own timeout low', async () => {
     const all = await findings(
       {
