@@ -1,10 +1,11 @@
-import { DEFER_OPTION_SPECS, deferralEdits, planDeferral } from '../core/deferred.js';
+import { DEFER_OPTION_SPECS, deferralBlocker, deferralEdits, planDeferral } from '../core/deferred.js';
 import { fnLabel, finding } from '../core/findings.js';
 import {
   BLOCKING_WORK,
   cachedPatterns,
   codeBlocking,
   describeWait,
+  evidenceWeight,
   isExitWait,
   isHandshake,
   isBoundedYield,
@@ -70,13 +71,23 @@ the task answers it with \`GenServer.reply(from, result)\`. The server stays fre
   the error, and the server keeps running with its state unchanged.
 - **Overload is defined:** when the Task.Supervisor is at \`max_children\`, the caller gets
   \`{:error, :max_children}\` immediately.
-- If the project starts no \`Task.Supervisor\`, the fix adds
-  \`{Task.Supervisor, name: MyApp.TaskSupervisor, max_children: 1000}\` to the application's children.
+- **Which supervisor:** otpfix follows the application's real supervision tree (the one its
+  \`mix.exs\` names, through \`++\`, conditionals, helpers and nested supervisors). It reuses a
+  \`Task.Supervisor\` started on every boot before the server; otherwise it adds
+  \`{Task.Supervisor, name: MyApp.TaskSupervisor, max_children: 1000}\` right before the server's child
+  spec, in every list that starts it. A library (no application) or a server it cannot find in the tree
+  is left alone, unless the \`taskSupervisor\` option names one.
+- **No lost updates:** only the blocking statements run in the task; what follows runs in the server on
+  the state as it is when the result comes back. When a value computed from the state before or during
+  the work would become part of the new state (a helper given the whole state, \`n = state.n\` written
+  back later), installing it would discard what other messages changed meanwhile: otpfix refuses and
+  says so. Values read from the state and used only in the reply are named in the change's notes.
 
 The work no longer runs inside the server, so it must not depend on being there. otpfix leaves a
 clause alone (detect only, and says why) when the work uses \`self()\`, the process dictionary or ETS
-tables the server owns, waits in \`receive\` (that reads the server's own mailbox), or when the clause
-does not end in a single \`{:reply, value, state}\`. Consider also whether ordering matters: replies
+tables the server owns, opens files, ports or sockets (they would belong to the task and close with
+it), monitors or links processes, waits in \`receive\` (that reads the server's own mailbox), or when
+the clause does not end in a single \`{:reply, value, state}\`. Consider also whether ordering matters: replies
 may now arrive in a different order than the calls.
 
 Before:
@@ -124,7 +135,12 @@ end
         // Task.yield with its own timeout, then handling the task still running, is the recommended bounded wait.
         const evidence = all.filter((c) => !isExitWait(c) && !isBoundedYield(c));
         if (!evidence.length) continue;
-        const plan = planDeferral(clause, all, patterns, 'reply', project);
+        // Local disk work is short, and a server doing it often serializes file operations on purpose
+        // (a code reloader, a store): letting them interleave is not a fix otpfix can show is safe.
+        const diskOnly = evidence.every((e) => evidenceWeight(e) === 'disk');
+        const blocker = diskOnly
+          ? 'the work is local disk I/O, usually short, and the server may be serializing those file operations on purpose; moving them out would let them interleave with the rest. If they are really slow, move them to a task by hand and check the ordering'
+          : deferralBlocker(planDeferral(clause, all, patterns, 'reply', project), project, options);
         const msg = clause.params[0]?.text.replace(/\s+/g, ' ') ?? '';
         const { calls: shown, rare } = normalFirst(evidence);
         const why = shown.slice(0, 3).map(describeWait).join(', ');
@@ -136,15 +152,15 @@ end
           finding(rule, file.path, {
             node: clause.head,
             key: `${fnLabel(handleCall)}:${msg}${clause.guard ? ` when ${clause.guard.text}` : ''}`,
-            fixable: !('reason' in plan) && !injected.has(mod),
+            fixable: !blocker && !injected.has(mod),
             severity,
             message:
               `handle_call(${msg}, ...) blocks the ${mod.name} process on ${why}: while it waits, every other call, ` +
               `cast and message to this server queues behind it${early ? '' : `; ${callers(clause, shown)}`}.${note}` +
               (injected.has(mod)
                 ? ` Not rewritten automatically: this clause is injected by ${mod.parent!.name}.__using__ into every module that uses it; change it there by hand.`
-                : 'reason' in plan
-                  ? ` Not rewritten automatically: ${plan.reason}.`
+                : blocker
+                  ? ` Not rewritten automatically: ${blocker}.`
                   : ''),
             data: { clause, evidence: all } satisfies Data,
           }),

@@ -19,6 +19,9 @@ const PURE = /^(Enum|Map|Keyword|List|String|MapSet|Tuple|Integer|Float|Atom|Ker
 /** Per-element calls that touch other processes, tables or the outside world. */
 const HEAVY = /^(:ets\.(insert|insert_new|delete|update_counter|update_element|select_delete|match_delete)|Process\.(monitor|link|demonitor|exit)|GenServer\.|Registry\.(register|unregister)|DynamicSupervisor\.|Supervisor\.|Task\.|send$|Kernel\.send$|.*Repo\.|File\.|:gen_tcp\.|:ssl\.|Finch\.|Req\.|HTTPoison\.|Tesla\.|:httpc\.)/;
 
+/** Per-element calls that wait on another process or the outside world (the rest are cheap side effects). */
+const BLOCKING = /^(GenServer\.|DynamicSupervisor\.|Supervisor\.|Task\.|.*Repo\.|File\.|:gen_tcp\.|:ssl\.|Finch\.|Req\.|HTTPoison\.|Tesla\.|:httpc\.)/;
+
 interface Evidence {
   /** `Enum.each at line 12`, `execute_batch/3 (Enum.reduce at line 40)`. */
   how: string;
@@ -96,7 +99,9 @@ end
         for (const variable of patternVariables(msg)) {
           if (variable.startsWith('_') || msg.type === 'identifier') continue;
           const evidence = iterationOf(variable, clause, 0);
-          if (!evidence || bounded(variable, clause, fn)) continue;
+          // Pure in-memory work per element costs microseconds: only a list far larger than any real
+          // batch would hold the server up, so it is not reported.
+          if (!evidence || evidence.work !== 'heavy' || bounded(variable, clause, fn)) continue;
           if (evidence.work === 'heavy') evidence.how += `, each element calls ${evidence.heavyCall}`;
           const plan = headFor(file.text, clause, variable, 1000);
           out.push(
@@ -104,7 +109,7 @@ end
               node: clause.head,
               key: `${fnLabel(fn)}:${msg.text.replace(/\s+/g, ' ')}:${variable}`,
               fixable: typeof plan !== 'string',
-              severity: evidence.work === 'heavy' ? undefined : 'low',
+              severity: BLOCKING.test(evidence.heavyCall ?? '') ? undefined : 'low',
               message: message(mod, clause, variable, evidence, plan),
               data: { clause, variable } satisfies Data,
             }),

@@ -2,6 +2,7 @@
  * --changed-since on a fixture git history: findings only in files (with --lines, only on lines)
  * changed since the merge base, while the analysis still reads the unchanged files.
  */
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseUnifiedZero } from '../../src/cli/changed-since.js';
 import { CLEAN, makeProject, POOL, runCli, type Project } from '../support/cli.js';
@@ -99,6 +100,23 @@ describe('--changed-since', () => {
     const added = lines.stdout.split('\n').filter((l) => l.startsWith('+') && !l.startsWith('+++'));
     expect(added.join('\n')).toMatch(/MyApp\.More/);
     expect(added.join('\n')).not.toMatch(/MyApp\.(Pool|Tasks)/);
+  });
+
+  it('a baseline written at the branch point reports only what the branch added, across shifted lines', async () => {
+    const wt = `${project.dir}-base`;
+    git(project.dir, 'worktree', 'add', '--quiet', '--detach', wt, base);
+    try {
+      const write = await runCli(['scan', 'lib', '--write-baseline', path.join(project.dir, 'base.json')], wt);
+      expect(write.stderr).toContain('(3 findings)');
+    } finally {
+      git(project.dir, 'worktree', 'remove', '--force', wt);
+    }
+    const pool = (await json('lib/pool.ex')).findings;
+    const fresh = (await json('lib', '--baseline', 'base.json')).findings;
+    // pool.ex's two old findings moved down two lines and stay baselined; legacy.ex is unchanged.
+    expect(fresh.map((f) => `${f.file}:${f.line}`).sort()).toEqual(
+      ['lib/application.ex:5', 'lib/clean.ex:3', `lib/pool.ex:${pool[2].line}`].sort(),
+    );
   });
 
   it('explains a bad ref, a directory outside git, and --lines alone', async () => {

@@ -27,6 +27,14 @@ const NEXT_LINE = `defmodule MyApp.Pools do
     # otpfix:disable-next-line ${RULE}
     "; DynamicSupervisor.start_link(name: MyApp.D, strategy: :one_for_one)
   end
+
+  def run(spec) do
+    for sup <- [MyApp.A, MyApp.B, MyApp.D], do: DynamicSupervisor.start_child(sup, spec)
+    DynamicSupervisor.start_child(MyApp.A, spec)
+    DynamicSupervisor.start_child(MyApp.B, spec)
+    DynamicSupervisor.start_child(MyApp.D, spec)
+    Task.Supervisor.start_child(MyApp.C, fn -> spec end)
+  end
 end
 `;
 
@@ -70,6 +78,8 @@ describe('# otpfix:disable-file', () => {
   def start do
     DynamicSupervisor.start_link(name: MyApp.Legacy, strategy: :one_for_one)
   end
+
+  def open(spec), do: DynamicSupervisor.start_child(MyApp.Legacy, spec)
 end
 `;
   it.each([

@@ -78,13 +78,16 @@ export function makeProject(files: Record<string, string>, prefix = 'otpfix-cli-
 }
 
 /**
- * Two unbounded supervisors started by name, with nothing in the code starting children under them
- * (two medium findings, both fixable).
+ * Two unbounded supervisors started by name, each with children started from the callers of a public
+ * function (two medium findings, both fixable).
  */
 export const POOL = `defmodule MyApp.Pool do
   def start_link(_opts) do
     DynamicSupervisor.start_link(name: MyApp.Pool, strategy: :one_for_one)
   end
+
+  def start_worker(spec), do: DynamicSupervisor.start_child(MyApp.Pool, spec)
+  def run(fun), do: Task.Supervisor.start_child(MyApp.Tasks, fun)
 
   def start_tasks do
     Task.Supervisor.start_link(name: MyApp.Tasks)
@@ -94,7 +97,7 @@ end
 
 /**
  * An application whose children list has one unbounded DynamicSupervisor, which MyApp.Sessions
- * starts children under (one high finding); "Café" keeps a non-ASCII string in play.
+ * starts children under from its callers (one medium finding); "Café" keeps a non-ASCII string in play.
  */
 export const APP = `defmodule MyApp.Application do
   use Application
