@@ -151,6 +151,39 @@ end
     }
   });
 
+  it('keeps a cache miss (Map.fetch ... :error ->) on the normal path', async () => {
+    const [f, ...rest] = await findings(
+      {
+        'lib/geo.ex': `defmodule Geo.Locator do
+  use GenServer
+
+  def start_link(opts), do: GenServer.start_link(__MODULE__, opts, name: __MODULE__)
+  def country(ip), do: GenServer.call(__MODULE__, {:country, ip})
+
+  @impl true
+  def init(opts), do: {:ok, %{url: opts[:url], cache: %{}}}
+
+  @impl true
+  def handle_call({:country, ip}, _from, %{cache: cache} = state) do
+    case Map.fetch(cache, ip) do
+      {:ok, country} ->
+        {:reply, {:ok, country}, state}
+
+      :error ->
+        {:ok, %{body: country}} = Req.get(state.url <> ip)
+        {:reply, {:ok, country}, %{state | cache: Map.put(cache, ip, country)}}
+    end
+  end
+end
+`,
+      },
+      'blocking-handle-call',
+    );
+    expect(rest).toEqual([]);
+    expect(f.severity).toBe('high');
+    expect(f.message).not.toContain('rare path');
+  });
+
   it('stays silent on monitor + wait for :DOWN, and keeps a receive with its own timeout low', async () => {
     const all = await findings(
       {
@@ -230,6 +263,58 @@ end
     expect(all.length).toBe(1);
     expect(all[0].severity).toBe('low');
     expect(all[0].message).toContain('receive (no timeout)');
+  });
+});
+
+describe('coverage: code injected by __using__', () => {
+  const AGENT = `defmodule Fleet.AgentBase do
+  defmacro __using__(opts) do
+    quote do
+      use GenServer
+      require Logger
+
+      def start_link(args), do: GenServer.start_link(__MODULE__, args)
+
+      @impl true
+      def init(args) do
+        {:ok, state} = mount(args, unquote(opts))
+        {:ok, state}
+      end
+
+      def mount(args, opts) do
+        result =
+          Fleet.Retry.retry_operation(fn -> Fleet.Registry.register(self(), args) end,
+            max_retries: 3
+          )
+
+        case result do
+          {:ok, _} -> {:ok, Map.new(args)}
+          {:error, reason} -> {:error, reason}
+        end
+      end
+
+      @impl true
+      def handle_call(:status, _from, state) do
+        status = Req.get!(state.health_url).body
+        {:reply, status, state}
+      end
+    end
+  end
+end
+`;
+
+  it('reports mount/2 and handle_call in the quote, detect only', async () => {
+    const init = await findings({ 'lib/agent_base.ex': AGENT }, 'blocking-init');
+    expect(init.length).toBe(1);
+    const mount = init.find((f) => f.message.startsWith('mount/2'));
+    expect(mount?.message).toContain('injected by Fleet.AgentBase.__using__');
+    expect(mount?.message).toContain('Fleet.Retry.retry_operation (retries with waits between attempts)');
+    expect(mount?.fixable).toBe(false);
+    const calls = await findings({ 'lib/agent_base.ex': AGENT }, 'blocking-handle-call');
+    expect(calls.length).toBe(1);
+    expect(calls[0].fixable).toBe(false);
+    expect(calls[0].message).toContain('Req.get! (an HTTP request to another service, default timeout 15 s)');
+    expect(calls[0].message).toContain('injected by Fleet.AgentBase.__using__');
   });
 });
 
@@ -409,6 +494,37 @@ end
     expect(all[0].related?.length).toBe(1);
     expect(all[0].message).toContain('the exit is caught, so it does not crash');
     expect(all[0].message).not.toContain('crashes App.Sync');
+  });
+
+  it('counts explicit recursion over a list as iteration', async () => {
+    const [f, ...rest] = await findings(
+      {
+        'lib/health.ex': `defmodule App.Health do
+  use GenServer
+  def start_link(peers), do: GenServer.start_link(__MODULE__, peers, name: __MODULE__)
+
+  @impl true
+  def init(peers), do: {:ok, %{peers: peers, statuses: []}}
+
+  @impl true
+  def handle_info(:check, state) do
+    {:noreply, %{state | statuses: check_all(state.peers, [])}}
+  end
+
+  defp check_all([], acc), do: Enum.reverse(acc)
+
+  defp check_all([peer | rest], acc) do
+    status = GenServer.call(peer, :status, 2_000)
+    check_all(rest, [status | acc])
+  end
+end
+`,
+      },
+      'sync-call-in-callback',
+    );
+    expect(rest).toEqual([]);
+    expect(f.message).toContain('once per element of a collection');
+    expect(f.message).toContain('the timeout (2 s)');
   });
 
   it('is low on a retry path and says so', async () => {

@@ -122,7 +122,8 @@ end
   detect({ file, project, options }) {
     const patterns = cachedPatterns(project, options.blockingCalls);
     const out = [];
-    for (const mod of file.modules) {
+    const injected = new Set(file.injected ?? []);
+    for (const mod of [...file.modules, ...injected]) {
       if (mod.kinds.has('gen_statem')) out.push(...statemCalls(mod, file.path, patterns, project));
       if (!mod.kinds.has('genserver') && !mod.kinds.has('gen_stage')) continue;
       const handleCall = mod.functions.get('handle_call/3');
@@ -151,12 +152,16 @@ end
           finding(rule, file.path, {
             node: clause.head,
             key: `${fnLabel(handleCall)}:${msg}${clause.guard ? ` when ${clause.guard.text}` : ''}`,
-            fixable: !blocker,
+            fixable: !blocker && !injected.has(mod),
             severity,
             message:
               `handle_call(${msg}, ...) blocks the ${mod.name} process on ${why}: while it waits, every other call, ` +
               `cast and message to this server queues behind it${early ? '' : `; ${callers(clause, shown)}`}.${note}` +
-              (blocker ? ` Not rewritten automatically: ${blocker}.` : ''),
+              (injected.has(mod)
+                ? ` Not rewritten automatically: this clause is injected by ${mod.parent!.name}.__using__ into every module that uses it; change it there by hand.`
+                : blocker
+                  ? ` Not rewritten automatically: ${blocker}.`
+                  : ''),
             data: { clause, evidence: all } satisfies Data,
           }),
         );

@@ -11,8 +11,10 @@ import {
   rarePathNote,
   validatePatterns,
   type BlockingCall,
+  type BlockingPattern,
 } from '../core/model/blocking.js';
 import type { Clause, FileModel, FunctionDef, ModuleDef } from '../core/model/module.js';
+import type { ProjectIndex } from '../core/model/project.js';
 import { isRaise, tailsOf, tupleItems, tupleTag } from '../core/model/returns.js';
 import { freeVariables, boundVariables, patternVariables } from '../core/model/vars.js';
 import type { SyntaxNode } from '../core/parse.js';
@@ -132,6 +134,7 @@ end
         );
       });
     }
+    out.push(...injectedStarts(file, patterns, project));
     return out;
   },
 
@@ -307,4 +310,40 @@ function edits(file: FileModel, plan: Plan): { edits: Edit[] } | { skip: string 
     out.push({ file: file.path, start: plan.moveStart, end: plan.moveEnd, text: replacement });
   }
   return { edits: out };
+}
+
+/**
+ * Start hooks in code a `__using__` macro injects: `init/1` of an injected GenServer, and `mount/2`,
+ * which agent frameworks call from their server's `init/1`. Detect only: the code lives in a quote.
+ */
+function injectedStarts(file: FileModel, patterns: BlockingPattern[], project: ProjectIndex): Finding[] {
+  const out: Finding[] = [];
+  for (const mod of file.injected ?? []) {
+    const starts = [mod.kinds.has('genserver') ? mod.functions.get('init/1') : undefined, mod.functions.get('mount/2')];
+    for (const fn of starts) {
+      if (!fn || fn.kind !== 'def') continue;
+      fn.clauses.forEach((clause, index) => {
+        const mount = mod.functions.get('mount/2');
+        // One finding per root cause: init/1 waiting through mount/2 is mount's finding.
+        const found = blockingCallsIn(fn, { clause, patterns, project }).filter((c) => !isExitWait(c) && !(fn !== mount && mount && c.chain.includes(mount)));
+        if (!found.length || bootStep(clause)) return;
+        const { calls, rare } = normalFirst(found);
+        const hook = fn.name === 'mount' ? 'mount/2 runs while the process starts (the framework calls it from init/1)' : 'init/1 runs while the process starts';
+        out.push(
+          finding(rule, file.path, {
+            node: calls[0].entry,
+            key: `${fnLabel(fn)}#${index}`,
+            fixable: false,
+            severity: rare || calls.every((c) => c.category === 'sync-call' || isHandshake(c)) ? 'low' : undefined,
+            message:
+              `${fn.name}/${fn.arity}, injected by ${mod.parent!.name}.__using__ into every module that uses it, waits on ${describeWait(calls[0])}. ` +
+              `${hook}, so start_link, the supervisor starting it and every sibling after it wait too.` +
+              (rare ? rarePathNote(calls) : '') +
+              ' Not rewritten automatically: the code is in a quote; move the slow part to handle_continue/2 (or a supervised task) by hand.',
+          }),
+        );
+      });
+    }
+  }
+  return out;
 }

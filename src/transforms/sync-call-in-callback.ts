@@ -67,11 +67,11 @@ end
 
   detect({ file, project }) {
     const out: Finding[] = [];
-    for (const mod of file.modules) {
+    for (const mod of [...file.modules, ...(file.injected ?? [])]) {
       if (!isProcessModule(mod)) continue;
       // One finding per root cause: the call that waits (the primitive, wherever it is written) and
       // the server it reaches; every callback and call site that leads to it is a related location.
-      const groups = new Map<string, Array<{ fn: FunctionDef; node: SyntaxNode; severity: Finding['severity']; message: string }>>();
+      const groups = new Map<string, Array<{ fn: FunctionDef; node: SyntaxNode; severity: Finding['severity']; message: string; via: string }>>();
       for (const fn of uniqueFunctions(mod)) {
         if (!fn.isCallback || skipped(fn, mod)) continue;
         for (const call of syncCallsOf(fn, project)) {
@@ -83,7 +83,7 @@ end
           const to = server ? server.module.name : `${call.target.kind}:${call.target.kind === 'unknown' ? call.target.text : ''}`;
           const key = `${mod.name}:${call.site.node.startIndex}@${call.clause.fn.module.name}.${call.clause.fn.name}:${to}`;
           const list = groups.get(key) ?? [];
-          if (!list.some((x) => x.node.id === entry.node.id)) list.push({ fn, node: entry.node, ...verdict });
+          if (!list.some((x) => x.node.id === entry.node.id)) list.push({ fn, node: entry.node, ...verdict, via: `${call.clause.fn.module.name}.${call.clause.fn.name}/${call.clause.fn.arity}→${to}` });
           groups.set(key, list);
         }
       }
@@ -92,7 +92,8 @@ end
         const [main, ...rest] = sorted;
         const f = finding(rule, file.path, {
           node: main.node,
-          key: `${mod.name}.${main.fn.name}/${main.fn.arity}:${main.node.text.replace(/\s+/g, ' ').slice(0, 80)}`,
+          // The entry call and where it ends: two calls reached through one helper call stay two keys.
+          key: `${mod.name}.${main.fn.name}/${main.fn.arity}:${main.node.text.replace(/\s+/g, ' ').slice(0, 80)}:${main.via}`,
           fixable: false,
           severity: main.severity,
           message: main.message + (rest.length ? ` The same call is reached from ${rest.length} more place${rest.length > 1 ? 's' : ''} (related locations).` : ''),

@@ -54,7 +54,7 @@ end
 
   detect({ file, project }) {
     const out: Finding[] = [];
-    for (const mod of file.modules) {
+    for (const mod of [...file.modules, ...(file.injected ?? [])]) {
       const where = runsInProcess(mod);
       for (const fn of where) {
         let n = 0;

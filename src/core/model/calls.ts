@@ -397,7 +397,9 @@ export function syncCallsOf(fn: FunctionDef, project: ProjectIndex): SyncCall[] 
   try {
     for (const clause of fn.clauses) {
       if (!clause.body) continue;
-      out.push(...syncCallsIn(clause.body, clause.calls, clauseScope(clause), project, fn, 0));
+      const calls = syncCallsIn(clause.body, clause.calls, clauseScope(clause), project, fn, 0);
+      // `defp notify([pid | rest]) do ... notify(rest) end` iterates like Enum.each.
+      out.push(...(recursesOnTail(clause) ? calls.map((c) => ({ ...c, loop: true })) : calls));
       if (out.length >= MAX_CALLS) break;
     }
   } finally {
@@ -728,4 +730,16 @@ export function callerTimeout(clause: Clause, requestParam = 0): { via: Function
       }
   }
   return undefined;
+}
+
+/** A clause that takes `[head | tail]` and calls its own function again with `tail`: explicit iteration. */
+export function recursesOnTail(clause: Clause): boolean {
+  const tails = clause.params
+    .map((p) => /^\[\s*[\w{}%:, ]+\|\s*(\w+)\s*\]$/.exec(p.text.trim())?.[1])
+    .filter((t): t is string => !!t && t !== '_');
+  if (!tails.length) return false;
+  const fn = clause.fn;
+  return clause.calls.some(
+    (s) => s.name === fn.name && (!s.module || s.module === fn.module.name) && !s.capture && s.args.some((a) => tails.includes(a.text.trim())),
+  );
 }

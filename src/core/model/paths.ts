@@ -19,7 +19,8 @@ export interface PathInfo {
 
 export const NORMAL: PathInfo = { kind: 'normal' };
 
-const ERROR_PATTERN = /^\{\s*:(error|exit|EXIT)\b|^:error$|^\{\s*:error\s*,/;
+// A bare `:error` is not here: `Map.fetch` / `Access` misses (`:error -> fetch and cache`) are the normal path.
+const ERROR_PATTERN = /^\{\s*:(error|exit|EXIT)\b/;
 const RETRY_NAME = /retry|retries|backoff|reconnect|failover/i;
 
 /** The path `node` is on within `root` (a clause body, or the whole clause). */
