@@ -34,17 +34,24 @@ case "$step" in
     sarif="${INPUT_SARIF_FILE:-otpfix.sarif}"
     category="otpfix"
     if [ -n "${INPUT_SHARD:-}" ]; then category="otpfix-shard-${INPUT_SHARD/\//-of-}"; fi
+    fail_on=()
+    [ -n "${INPUT_FAIL_ON:-}" ] && fail_on=(--fail-on "$INPUT_FAIL_ON")
     status=0
-    "${otpfix[@]}" scan "${paths[@]}" "${common[@]}" --format sarif > "$sarif" || status=$?
-    # 1 means findings: they are the upload's content, not a failure of this step.
+    "${otpfix[@]}" scan "${paths[@]}" "${common[@]}" "${fail_on[@]}" --format sarif > "$sarif" || status=$?
+    # 1 means findings (at or above fail-on, when given); anything else is a failure of the step.
     if [ "$status" -gt 1 ]; then echo "::error::otpfix scan failed (exit $status)"; exit "$status"; fi
-    findings=$(node -e 'const l=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));console.log(l.runs.reduce((n,r)=>n+(r.results||[]).filter(x=>!(x.suppressions||[]).length).length,0))' "$sarif")
+    findings=$(node -e '
+      const log = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+      console.log(log.runs.flatMap((r) => r.results || []).filter((x) => !(x.suppressions || []).length).length);
+    ' "$sarif")
     output sarif-file "$sarif"
     output category "$category"
     output findings "$findings"
     echo "### otpfix: ${findings} finding(s) (${category})" >> "$GITHUB_STEP_SUMMARY"
-    if [ -n "${INPUT_FAIL_ON:-}" ]; then
-      "${otpfix[@]}" scan "${paths[@]}" "${common[@]}" --format json --fail-on "$INPUT_FAIL_ON" > /dev/null || exit $?
+    # Findings are the upload's content; they fail the step only with fail-on.
+    if [ "$status" -eq 1 ] && [ "${#fail_on[@]}" -gt 0 ]; then
+      echo "::error::otpfix: findings at or above ${INPUT_FAIL_ON}"
+      exit 1
     fi
     ;;
 
@@ -82,6 +89,12 @@ case "$step" in
     [ -n "${INPUT_CONFIG:-}" ] && args+=(--config "$INPUT_CONFIG")
     [ -n "${INPUT_BRANCH_PREFIX:-}" ] && args+=(--branch-prefix "$INPUT_BRANCH_PREFIX")
     report="${INPUT_REPORT_FILE:-otpfix-campaign.json}"
+    # Commits need an identity; a runner has none unless the workflow configured one.
+    if ! git config --get user.email > /dev/null; then
+      export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-github-actions[bot]}" GIT_COMMITTER_NAME="${GIT_COMMITTER_NAME:-github-actions[bot]}"
+      export GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-41898282+github-actions[bot]@users.noreply.github.com}"
+      export GIT_COMMITTER_EMAIL="${GIT_COMMITTER_EMAIL:-41898282+github-actions[bot]@users.noreply.github.com}"
+    fi
     # Clones and pushes over HTTPS with the same token gh uses for the pull requests.
     if [ -n "${GH_TOKEN:-}" ] && command -v gh > /dev/null; then gh auth setup-git || true; fi
     status=0

@@ -4,23 +4,26 @@
  * in realworld/<project>.json. It fetches nothing: lay each project out at the commit its label file
  * names (see realworld/README.md).
  *
- *   npm run realworld -- [--dir DIR] [--set tuning|held-out] [--stubs DIR] [--json FILE] [--check] [project...]
+ *   npm run realworld -- [--dir DIR] [--set tuning|held-out] [--stubs DIR] [--json FILE] [--check] [--elixir] [project...]
  *
  * Prints per project and per set: precision (TP + minor), strict precision (TP), severity agreement,
  * non-production findings above info, restatements, unlabelled findings, known misses now found, and
  * for the fixes: accepted (as is or with small edits), rejected, breaking, ungraded. Also checks that
- * every rewrite parses, that a second fix session changes nothing, and that no rule crashes.
+ * every rewrite parses, that a second fix session changes nothing, and that no rule crashes. With
+ * --elixir, the real Elixir toolchain checks every rewritten file too: laid out as `mix format` would
+ * when the original was, and no compiler warning the original did not have (scripts/elixir-check.ts).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createTwoFilesPatch } from 'diff';
-import { prepare } from '../src/api.js';
+import { changedFiles, prepare } from '../src/api.js';
 import { locate, runFixSession, type LocatedFinding, type SessionChange } from '../src/core/engine.js';
 import { enclosingFunction } from '../src/core/findings.js';
 import { codeRole } from '../src/core/roles.js';
 import { SEVERITIES, type Severity } from '../src/core/types.js';
 import type { Workspace } from '../src/core/workspace.js';
+import { checkRewrites } from './elixir-check.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const LABELS = path.join(ROOT, 'realworld');
@@ -64,6 +67,7 @@ const { values, positionals } = parseArgs({
     stubs: { type: 'string' },
     json: { type: 'string' },
     check: { type: 'boolean', default: false },
+    elixir: { type: 'boolean', default: false },
   },
 });
 
@@ -183,6 +187,12 @@ for (const labels of projects) {
   const problems = [...session.problems, ...second.problems];
   for (const p of problems) (console.log(`  RULE CRASH ${p.ruleId} ${path.relative(dir, p.file)}: ${p.message}`), broken++);
   for (const c of second.applied) (console.log(`  NOT IDEMPOTENT ${c.finding.ruleId} ${path.relative(dir, c.finding.file)}: ${c.finding.key}`), broken++);
+  if (values.elixir) {
+    const rules = new Map<string, string[]>();
+    for (const c of session.applied) for (const f of c.files) rules.set(f.relPath, [...(rules.get(f.relPath) ?? []), c.finding.ruleId]);
+    const rewrites = changedFiles(session).map((f) => ({ name: `${f.relPath} (${[...new Set(rules.get(f.relPath))].join(', ')})`, before: f.before, after: f.after }));
+    for (const f of checkRewrites(rewrites).failures) (console.log(`  ELIXIR ${f.name}: ${f.reason.split('\n')[0].slice(0, 300)}`), broken++);
+  }
 
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
   console.log(`${labels.project} [${labels.set}] ${ws.files.length} files, ${seconds} s: ${line(score)}; ${unlabelled.length} unlabelled, ${ungraded.length} ungraded`);

@@ -1,6 +1,8 @@
 /**
  * The library behind the CLI: scan, fix and write, as plain async functions over plain data.
  */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { activeRules, configBase, findConfigFile, loadConfig, type ActiveRule, type Config } from './core/config.js';
 import {
   detectAll,
@@ -16,13 +18,26 @@ import {
   type SessionResult,
 } from './core/engine.js';
 import { errorMessage } from './core/errors.js';
-import { FileProblem, writeSourceAtomically } from './core/files.js';
+import { defaultCacheDir, openSyntaxCache } from './core/syntax-cache.js';
+import { BOM, FileProblem, writeSourceAtomically } from './core/files.js';
 import { suppressionNotices, type SuppressedFinding, type SuppressionNotice } from './core/suppressions.js';
 import type { NonProductionMode } from './core/roles.js';
 import type { Scope } from './core/scope.js';
 import type { Finding } from './core/types.js';
 import { loadWorkspace, type FileStatus, type LoadOptions, type Workspace } from './core/workspace.js';
 import { transforms } from './transforms/index.js';
+
+/** What shapes cached syntax: otpfix's and the grammar's versions. */
+const CACHE_SALT = ['otpfix', 'tree-sitter-elixir'].map((p) => `${p}@${packageVersion(p)}`).join(' ');
+
+function packageVersion(name: string): string {
+  try {
+    const file = name === 'otpfix' ? new URL('../package.json', import.meta.url) : createRequire(import.meta.url).resolve(`${name}/package.json`);
+    return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 export interface RunOptions {
   paths: string[];
@@ -35,10 +50,26 @@ export interface RunOptions {
   configFile?: string;
   /** Use this config instead of reading one. */
   config?: Config;
+  /** Threads to parse on (`--jobs`); default: the available cores. Output is the same for any number. */
+  jobs?: number;
+  /**
+   * Keep the syntax of each file in a cache keyed by its content (default true; `--no-cache`), in
+   * `cacheDir` (default: core/syntax-cache.ts defaultCacheDir).
+   */
+  cache?: boolean;
+  cacheDir?: string;
+  /** Below this much text in all, parse here rather than start threads (default core/parse-pool.ts). */
+  minParallelSize?: number;
   /** Told after each file is read and parsed (progress, --verbose timings). */
   onLoad?: LoadOptions['onFile'];
   /** Told after each file's detection. */
   onDetect?: DetectProgress;
+  /** Files above this size in bytes are not analysed (0: no limit); overrides the config's `maxFileSize`. */
+  maxFileSize?: number;
+  /** Told of each temporary file an interrupted otpfix run left beside a source. */
+  onTemporary?: (file: string) => void;
+  /** Aborting it stops reading and parsing at the next file (Ctrl-C); the promise rejects with its reason. */
+  signal?: AbortSignal;
   /** Report (and rewrite) only these findings; the analysis still reads every file. */
   scope?: Scope;
 }
@@ -62,7 +93,13 @@ export async function prepare(options: RunOptions): Promise<Prepared> {
     include: config.include,
     exclude: config.exclude,
     patternBase: base,
+    jobs: options.jobs,
+    minParallelSize: options.minParallelSize,
+    cache: options.cache === false ? undefined : openSyntaxCache(options.cacheDir ?? defaultCacheDir(options.cwd), CACHE_SALT),
     onFile: options.onLoad,
+    maxFileSize: options.maxFileSize ?? config.maxFileSize,
+    onTemporary: options.onTemporary,
+    signal: options.signal,
   });
   // Every file is analysed; only those in scope are reported on (counted, or listed as skipped).
   const scoped = options.scope?.file ? statuses.filter((s) => options.scope!.file!(s)) : statuses;
@@ -131,13 +168,18 @@ export interface FileOutcome {
   error?: string;
 }
 
-/** Every file whose final text differs from what was read, original → final. */
+/**
+ * Every file whose final text differs from what was read, original → final, as the bytes on disk
+ * are: a byte-order mark the file had is in both (so a diff, a patch and a write agree).
+ */
 export function changedFiles(session: SessionResult): FileOutcome[] {
   const out: FileOutcome[] = [];
   for (const file of session.workspace.files) {
     const original = session.workspace.originals.get(file.path);
-    if (original && original.text !== file.text)
-      out.push({ path: file.path, relPath: file.relPath, before: original.text, after: file.text, written: false });
+    if (original && original.text !== file.text) {
+      const bom = original.bom ? BOM : '';
+      out.push({ path: file.path, relPath: file.relPath, before: bom + original.text, after: bom + file.text, written: false });
+    }
   }
   return out;
 }
@@ -147,6 +189,8 @@ export interface WriteOptions {
   signal?: AbortSignal;
   /** Called before each file is written (tests use it to interrupt at a known point). */
   beforeWrite?: (outcome: FileOutcome) => void | Promise<void>;
+  /** Told after each file, written or not. */
+  afterWrite?: (outcome: FileOutcome) => void;
 }
 
 /**
@@ -168,6 +212,7 @@ export async function writeChanges(session: SessionResult, options: WriteOptions
     } catch (err) {
       outcome.error = err instanceof FileProblem ? err.message : errorMessage(err);
     }
+    options.afterWrite?.(outcome);
   }
   return outcomes;
 }

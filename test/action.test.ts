@@ -40,13 +40,13 @@ interface StepRun {
   summary: string;
 }
 
-function step(name: string, inputs: Record<string, string>, cwd = repo): StepRun {
+function step(name: string, inputs: Record<string, string>, cwd = repo, extraEnv: NodeJS.ProcessEnv = {}): StepRun {
   const dir = mkdtempSync(path.join(root, 'step-'));
   const outputFile = path.join(dir, 'output');
   const summaryFile = path.join(dir, 'summary');
   writeFileSync(outputFile, '');
   writeFileSync(summaryFile, '');
-  const env: NodeJS.ProcessEnv = { ...gitEnv(), OTPFIX_CMD: `${process.execPath} ${BIN}`, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile };
+  const env: NodeJS.ProcessEnv = { ...gitEnv(), OTPFIX_CMD: `${process.execPath} ${BIN}`, GITHUB_OUTPUT: outputFile, GITHUB_STEP_SUMMARY: summaryFile, ...extraEnv };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase().replace(/-/g, '_')}`] = v;
   const run = spawnSync('bash', [SCRIPT, name], { cwd, env, encoding: 'utf8', timeout: 90_000 });
   const outputs = Object.fromEntries(
@@ -76,6 +76,10 @@ describe('action.yml', () => {
     }
     const upload = action.runs.steps.find((s: { uses?: string }) => s.uses?.startsWith('github/codeql-action/upload-sarif'));
     expect(upload.with.category).toBe('${{ steps.scan.outputs.category }}');
+    // The campaign state is saved whatever the campaign's outcome (a failed or cancelled run resumes).
+    const save = action.runs.steps.find((s: { uses?: string }) => s.uses?.startsWith('actions/cache/save'));
+    expect(save.if).toMatch(/^always\(\)/);
+    expect(save.with.path).toBe('${{ inputs.state }}');
   });
 
   it('install: uses the given command instead of npm when OTPFIX_CMD is set', () => {
@@ -102,8 +106,11 @@ describe('action.yml', () => {
       expect(run.summary).toContain(`otpfix: ${run.outputs.findings} finding(s) (otpfix-shard-${i}-of-2)`);
     }
     expect(sum).toBe(total);
-    // --fail-on makes the step fail when findings at that level exist (app.ex has a high one).
-    expect(step('scan', { 'sarif-file': path.join(root, 'x.sarif'), 'fail-on': 'high' }).code).toBe(1);
+    // fail-on makes the step fail when findings at that level exist, after writing the report.
+    const failing = step('scan', { 'sarif-file': path.join(root, 'x.sarif'), 'fail-on': 'low' });
+    expect(failing.code).toBe(1);
+    expect(failing.outputs.findings).toBe('3');
+    expect(step('scan', { 'sarif-file': path.join(root, 'x.sarif'), 'fail-on': 'critical' }).code).toBe(2);
   }, 240_000);
 
   it('gate: annotations and fix --check for what the pull request changed only', () => {
@@ -111,7 +118,7 @@ describe('action.yml', () => {
     expect(run.code).toBe(1);
     const annotations = run.stdout.split('\n').filter((l) => l.startsWith('::'));
     expect(annotations.length).toBe(1);
-    expect(annotations[0]).toMatch(/^::error file=lib\/app\.ex,line=\d+/);
+    expect(annotations[0]).toMatch(/^::(error|warning) file=lib\/app\.ex,line=\d+/);
     expect(run.outputs['scan-status']).toBe('1');
     expect(run.outputs['check-status']).toBe('1');
     expect(run.summary).toContain('would rewrite code');
@@ -137,10 +144,17 @@ describe('action.yml', () => {
     const bare = path.join(root, 'upstream.git');
     git(root, 'clone', '--quiet', '--bare', source, bare);
     writeFileSync(path.join(root, 'repos.txt'), `file://${bare}\n${path.join(root, 'no-such-repo')}\n`);
+    // A runner's git has no identity: the step commits as github-actions[bot].
+    const noIdentity = path.join(root, 'empty-gitconfig');
+    writeFileSync(noIdentity, '[init]\n\tdefaultBranch = main\n');
     const run = step(
       'campaign',
       { repos: path.join(root, 'repos.txt'), 'open-pr': 'false', state: path.join(root, 'state.json'), 'report-file': path.join(root, 'campaign.json') },
       root,
+      { GIT_CONFIG_GLOBAL: noIdentity },
+    );
+    expect(git(bare, 'log', '-1', '--format=%an <%ae>', 'otpfix/supervisor-max-children')).toBe(
+      'github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>',
     );
     expect(run.code).toBe(1);
     expect(git(bare, 'branch', '--list', 'otpfix/*')).toContain('otpfix/supervisor-max-children');

@@ -6,7 +6,7 @@
  *
  * otpfix-expect.json: `mustFix` (rules that must rewrite something: a safe fix exists), `mustNotFix`
  * (rules that must leave the app alone), `knownBroken` (a reason: the fixed app is expected to fail
- * its suite until a rule is mended; the test fails once it passes, so the mark is removed).
+ * its suite, compile with warnings or lose its formatting until a rule is mended; the test fails once it passes, so the mark is removed).
  */
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -56,7 +56,12 @@ describe.skipIf(!hasElixir)('realistic apps keep their behaviour after fix --yes
     const after = await mix(['test'], dir);
     const changed = session.applied.map((c) => `${c.finding.ruleId} in ${c.files.map((f) => f.relPath).join(', ')}`).join('; ');
     if (expectation.knownBroken) {
-      expect(after.code, `${name} passes after the fix now: remove "knownBroken" (${expectation.knownBroken})`).not.toBe(0);
+      // Broken means the suite fails, or the fixed code no longer compiles cleanly or is no longer formatted.
+      const broken =
+        after.code !== 0 ||
+        (await mix(['compile', '--force', '--warnings-as-errors'], dir)).code !== 0 ||
+        (await mix(['format', '--check-formatted'], dir)).code !== 0;
+      expect(broken, `${name} passes after the fix now: remove "knownBroken" (${expectation.knownBroken})`).toBe(true);
       return;
     }
     const fixedRules = new Set(session.applied.map((c) => c.finding.ruleId));

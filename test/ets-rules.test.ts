@@ -212,3 +212,52 @@ describe('ets-arbitrary-eviction after the fix', () => {
     expect(found.map((f) => [f.severity, f.fixable])).toEqual([['info', false]]);
   });
 });
+
+describe('ets-check-then-act: what a read only picks a branch for', () => {
+  const LIMITER = `defmodule Mail.RateLimiter do
+  @moduledoc "Counts sends per key; update_counter is atomic, the lookup only picks the branch."
+  use GenServer
+
+  @table __MODULE__.ETS
+
+  def start_link(opts), do: GenServer.start_link(__MODULE__, opts, name: __MODULE__)
+
+  def hit(key, limit, interval) do
+    now = System.monotonic_time(:millisecond)
+
+    counter =
+      case :ets.lookup(@table, key) do
+        [{^key, _count, expires_at}] when expires_at <= now -> reset(key, now + interval)
+        [{^key, _count, _expires_at}] -> increment(key)
+        [] -> reset(key, now + interval)
+      end
+
+    if counter > limit, do: {:error, :rate_limited}, else: :ok
+  end
+
+  defp increment(key), do: :ets.update_counter(@table, key, {2, 1})
+
+  defp reset(key, expires_at) do
+    :ets.insert(@table, {key, 1, expires_at})
+    1
+  end
+
+  @impl true
+  def init(_opts) do
+    :ets.new(@table, [:named_table, :public, :set, write_concurrency: true])
+    {:ok, %{}}
+  end
+end
+`;
+
+  it('an atomic update_counter in the branch that found the key is no counter race; the inserts on a miss or expiry are', async () => {
+    const found = await findings({ 'lib/limiter.ex': LIMITER }, 'ets-check-then-act');
+    const lines = found.map((f) => [f.line, f.message.slice(0, 60)]);
+    expect(found.some((f) => f.message.includes('(counter)')), JSON.stringify(lines)).toBe(false);
+    expect(found.some((f) => f.message.includes('insert-if-absent'))).toBe(true);
+  });
+
+  it('a cache filled on a miss with the value it returns is duplicate work, not a lost write', async () => {
+    expect(await findings(fixture('ets-check-then-act', 'valid-cache-fill.ex'), 'ets-check-then-act')).toEqual([]);
+  });
+});

@@ -21,3 +21,24 @@ describe('README', () => {
     for (const t of transforms) expect(readme, t.id).toMatch(new RegExp(`\\| \`${t.id}\` \\|[^\\n]*\\| ${t.severity} \\|`));
   });
 });
+
+describe('README and --help agree', () => {
+  it('documents every option of scan, fix and pr, and every review key', async () => {
+    const { buildProgram } = await import('../src/cli/main.js');
+    const { CHOICES } = await import('../src/cli/review/choices.js');
+    const stream = { isTTY: false } as NodeJS.WriteStream;
+    const program = buildProgram({ out: () => {}, err: () => {}, stdout: stream, stderr: stream }, () => {});
+    for (const name of ['scan', 'fix', 'pr']) {
+      const cmd = program.commands.find((c) => c.name() === name)!;
+      for (const option of cmd.options) expect(readme, `${name} ${option.long}`).toContain(option.long!);
+    }
+    for (const c of CHOICES) expect(readme).toMatch(new RegExp(`^\\| \`${c.key}\` \\|`, 'm'));
+  });
+
+  it('documents the exit codes, the size limit and what an interruption leaves', () => {
+    expect(readme).toMatch(/Exit codes of `fix`: 0 [^\n]*\n?[^\n]*1 with `--check`[\s\S]*?130 interrupted/);
+    expect(readme).toContain('2 usage/config error or nothing analysed');
+    expect(readme).toMatch(/larger than 1 MB is not analysed/);
+    expect(readme).toMatch(/`kill -9` leaves every file either as it was or completely fixed/);
+  });
+});

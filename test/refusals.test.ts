@@ -70,3 +70,44 @@ it('reason lines appear only in detect-* cases', () => {
   for (const c of discoverCases().filter((x) => x.kind !== 'detect'))
     for (const rel of c.files) expect(readFileSync(rel ? path.join(c.before, rel) : c.before, 'utf8')).not.toMatch(/# otpfix-refused:/);
 });
+
+describe('ets-unbounded-growth keeps what readers read, or refuses', () => {
+  const rule = 'ets-unbounded-growth';
+
+  it('refuses when a reader reads a number of windows known only at run time', async () => {
+    const [f] = await findingsOf(rule, 'detect-windows-read-at-runtime.ex');
+    expect(f.fixable).toBe(false);
+    expect(f.message).toContain('Not rewritten: Api.WindowedCounter.total/2');
+    expect(f.message).toContain('cannot tell how many windows its readers need');
+    expect(f.message).toContain('keeping at least what the longest reader reads');
+  });
+
+  it('refuses an audit log whose reader returns entries of any age', async () => {
+    const [f] = await findingsOf(rule, 'detect-event-log-read-whole.ex');
+    expect(f.fixable).toBe(false);
+    expect(f.message).toContain(':ets.select/2 matches entries of any age');
+  });
+
+  it('refuses a log whose reader counts every entry of a key', async () => {
+    const [f] = await findingsOf(rule, 'detect-request-log-counts-all.ex');
+    expect(f.fixable).toBe(false);
+    expect(f.message).toContain('reads entries by a key that does not hold the time');
+  });
+
+  it('refuses write times nothing reads, unless retentionMs says how long readers elsewhere need them', async () => {
+    const [f] = await findingsOf(rule, 'detect-write-time-never-read.ex');
+    expect(f.fixable).toBe(false);
+    expect(f.message).toContain('nothing in the project reads the table');
+    expect(f.message).toContain('retentionMs');
+    const [g] = await findingsOf(rule, 'detect-write-time-never-read.ex', { retentionMs: 600_000 });
+    expect(g.fixable).toBe(true);
+  });
+
+  it('keeps every window a sliding-window reader sums, and one more', async () => {
+    const [f] = await findingsOf(rule, 'sliding-window-reader.ex');
+    expect(f.fixable).toBe(true);
+    const after = readFileSync(path.join(FIXTURES, 'after', rule, 'sliding-window-reader.ex'), 'utf8');
+    // recent/1 reads (window - 4)..window: buckets below window - 5 go, none it reads.
+    expect(after).toContain('[{:<, :"$1", current_window - 5}]');
+  });
+});

@@ -5,6 +5,7 @@
 import type { DetectResult } from '../core/engine.js';
 import type { FileModel } from '../core/model/module.js';
 import type { FileStatus } from '../core/workspace.js';
+import { printable } from './format.js';
 import { colorsFor, type Colors, type Io } from './output.js';
 
 export interface LogLevel {
@@ -59,7 +60,7 @@ export class RunLog {
       ];
       if (result.suppressed.length) parts.push(`${result.suppressed.length} suppressed`);
       if (result.problems.length) parts.push(this.c.red(`${result.problems.length} rule error${result.problems.length === 1 ? '' : 's'}`));
-      this.io.err(`${this.c.green('ok')}      ${file.relPath}  ${this.c.dim(parts.join(', '))}`);
+      this.io.err(`${this.c.green('ok')}      ${printable(file.relPath)}  ${this.c.dim(parts.join(', '))}`);
     }
     this.progress('checking', done, total, file.relPath);
     if (done === total) this.clearProgress();
@@ -71,7 +72,7 @@ export class RunLog {
     if (now - this.started < this.progressAfterMs || (now - this.lastDraw < REDRAW_MS && done !== total)) return;
     this.lastDraw = now;
     const width = Math.max(20, (this.io.stderr.columns ?? 80) - 1);
-    const line = `otpfix: ${phase} ${done}/${total} ${file}`;
+    const line = `otpfix: ${phase} ${done}/${total} ${printable(file)}`;
     this.io.stderr.write(`\r\x1b[2K${line.length > width ? `${line.slice(0, width - 1)}…` : line}`);
     this.drawn = true;
   }

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { configError, errorMessage } from './errors.js';
+import { configError, errorMessage, unknownRuleHint } from './errors.js';
 import { NON_PRODUCTION_MODES, type NonProductionMode } from './roles.js';
 import { SEVERITIES, type AnyTransform, type OptionSpec, type Severity } from './types.js';
 
@@ -24,6 +24,8 @@ export interface Config {
   exclude: string[];
   /** Findings in tests, examples, benchmarks and docs: `info` (default), `full` (like production code) or `off`. */
   nonProductionCode?: NonProductionMode;
+  /** Files larger than this many bytes are not analysed (0: no limit; default DEFAULT_MAX_FILE_SIZE). */
+  maxFileSize?: number;
 }
 
 /** A transform with its options resolved for this run. */
@@ -56,8 +58,13 @@ export function loadConfig(file: string | undefined): Config {
   config.source = file;
   if (!isObject(raw)) throw configError(`${file}: the config must be a JSON object`);
   for (const key of Object.keys(raw))
-    if (!['rules', 'include', 'exclude', 'nonProductionCode', '$schema'].includes(key))
-      throw configError(`${file}: unknown key "${key}"`, 'Known keys: rules, include, exclude, nonProductionCode.');
+    if (!['rules', 'include', 'exclude', 'nonProductionCode', 'maxFileSize', '$schema'].includes(key))
+      throw configError(`${file}: unknown key "${key}"`, 'Known keys: rules, include, exclude, nonProductionCode, maxFileSize.');
+  if (raw.maxFileSize !== undefined) {
+    const problem = checkMaxFileSize(raw.maxFileSize);
+    if (problem) throw configError(`${file}: "maxFileSize" ${problem}`);
+    config.maxFileSize = raw.maxFileSize as number;
+  }
   if (raw.nonProductionCode !== undefined) {
     if (!NON_PRODUCTION_MODES.includes(raw.nonProductionCode as NonProductionMode))
       throw configError(`${file}: "nonProductionCode" must be one of ${NON_PRODUCTION_MODES.join(', ')}`);
@@ -94,6 +101,11 @@ export function loadConfig(file: string | undefined): Config {
     }
   }
   return config;
+}
+
+/** Why a `maxFileSize` value (config or --max-file-size) is not usable, if it is not. */
+export function checkMaxFileSize(value: unknown): string | undefined {
+  return Number.isSafeInteger(value) && (value as number) >= 0 ? undefined : 'must be a whole number of bytes (0 for no limit)';
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -144,8 +156,7 @@ export interface RuleSelection {
 export function activeRules(registry: AnyTransform[], config: Config, selection: RuleSelection = {}): ActiveRule[] {
   const known = new Set(registry.map((t) => t.id));
   for (const id of [...Object.keys(config.rules), ...(selection.only ?? [])])
-    if (!known.has(id))
-      throw configError(`unknown rule "${id}"${config.rules[id] ? ` in ${config.source}` : ''}`, 'Run `otpfix rules` to list the rules.');
+    if (!known.has(id)) throw configError(`unknown rule "${id}"${config.rules[id] ? ` in ${config.source}` : ''}`, unknownRuleHint(id, [...known]));
   // Every configured rule's options are checked, also for rules this run leaves out.
   const resolved = new Map(
     registry.map((t) => [

@@ -5,14 +5,14 @@
  * `handle_cast`/`handle_info`/`handle_continue` nobody waits, so the task only does the work.
  */
 import { codeBlocking, type BlockingCall, type BlockingPattern } from './model/blocking.js';
-import type { Clause, FileModel, ModuleDef } from './model/module.js';
+import { resolveModuleName, type Clause, type FileModel, type ModuleDef } from './model/module.js';
 import type { ProjectIndex } from './model/project.js';
-import { applicationChildren, taskSupervisors } from './model/supervision.js';
+import { resolveTaskSupervisor } from './model/supervision.js';
 import { freshName, identifiersIn, patternVariables, statementBindings, underscoreUnused, variablesRead } from './model/vars.js';
 import type { SyntaxNode } from './parse.js';
-import { atomValue, binaryOperator, codeChildren, descendants, indentAt, indentLines } from './query.js';
+import { atomValue, binaryOperator, codeChildren, descendants, indentAt, indentLines, isInside } from './query.js';
 import {
-  addListElementFirst,
+  addListElementBefore,
   bodyStatements,
   clauseText,
   handleInfoPlacement,
@@ -36,7 +36,7 @@ export const DEFER_OPTION_SPECS: OptionSchema = {
     type: 'string',
     default: '',
     description:
-      'Name of the Task.Supervisor to run the work under when the project starts none that otpfix can see and it finds no application module to add one to (default: <TopModule>.TaskSupervisor).',
+      'Name of a Task.Supervisor that is running before the server starts, to use when otpfix finds none in the supervision tree (a library, a server started dynamically). Empty (default): otpfix reuses one the application starts on every boot before the server, or adds one right before the server in the tree, or leaves the site alone.',
   },
   maxChildren: {
     type: 'number',
@@ -63,6 +63,10 @@ export interface Plan {
   carried: string[];
   fromParam?: SyntaxNode;
   stateParam: SyntaxNode;
+  /** What a reviewer must check at this site (values read from the state before the work, used after it). */
+  risks: string[];
+  /** A periodic `handle_info` that reschedules itself: one run at a time, failures logged, the loop kept. */
+  periodic?: { reschedule: SyntaxNode; hoist: boolean };
 }
 
 const UNSAFE_IN_TASK: Record<string, string> = {
@@ -71,6 +75,24 @@ const UNSAFE_IN_TASK: Record<string, string> = {
   'Process.put': 'it writes the process dictionary, which belongs to the server',
   'Process.delete': 'it writes the process dictionary, which belongs to the server',
   'GenServer.reply': 'the clause already replies with GenServer.reply',
+};
+
+const OWNED = 'which the calling process owns: opened in a task, it is closed when the task ends';
+/** Calls that create something owned by (or linked to) the process that makes them. */
+const OWNED_BY_CALLER: Record<string, string> = {
+  'File.open': `it opens a file (File.open), ${OWNED}`,
+  ':file.open': `it opens a file (:file.open), ${OWNED}`,
+  'Port.open': `it opens a port, ${OWNED}`,
+  ':erlang.open_port': `it opens a port, ${OWNED}`,
+  ':gen_tcp.connect': `it opens a socket, ${OWNED}`,
+  ':gen_tcp.listen': `it opens a socket, ${OWNED}`,
+  ':gen_tcp.accept': `it accepts a socket, ${OWNED}`,
+  ':gen_udp.open': `it opens a socket, ${OWNED}`,
+  ':ssl.connect': `it opens a socket, ${OWNED}`,
+  'Process.monitor': 'it monitors a process: in a task the monitor would belong to the task',
+  'Process.link': 'it links a process: in a task the link would belong to the task',
+  spawn_link: 'it links a new process: in a task the link would belong to the task',
+  'Process.flag': 'it sets a process flag, which would apply to the task',
 };
 
 /** Whether and how a callback clause can defer its blocking work; a reason when it cannot. */
@@ -119,9 +141,12 @@ export function planDeferral(
       if (n.startPosition.row !== n.endPosition.row && !/^("""|'''|~\w""")/.test(n.text))
         return { reason: 'it holds a multi-line string that re-indenting would change' };
 
-  const suffix = statements.slice(spanEnd, -1);
+  const periodic = mode === 'noreply' ? planPeriodic(clause, statements, spanStart, spanEnd, stateParam) : undefined;
+  if (periodic && 'reason' in periodic) return periodic;
+  const suffix = statements.slice(spanEnd, -1).filter((st) => !(periodic?.hoist && st.id === periodic.reschedule.id));
   const readByState = variablesRead([newState]);
-  const direct = suffix.length === 0 && ![...spanBound].some((v) => readByState.has(v));
+  // A periodic run always reports back: the server must know when it is over.
+  const direct = !periodic && suffix.length === 0 && ![...spanBound].some((v) => readByState.has(v));
   const fromName = stateVariable(fromParam);
   const bound = new Set([
     ...patternVariables(clause.params[0]),
@@ -133,7 +158,166 @@ export function planDeferral(
   const carried = direct
     ? []
     : orderOfUse([...suffix, ...(reply ? [reply] : []), newState]).filter((v) => bound.has(v) && !stateVars.has(v) && v !== fromName);
-  return { mode, clause, statements, spanStart, spanEnd, reply, newState, direct, carried, fromParam, stateParam };
+  const stale = direct ? { risks: [] } : staleState(clause, statements, spanStart, spanEnd, newState, stateVars, carried);
+  if ('reason' in stale) return stale;
+  return { mode, clause, statements, spanStart, spanEnd, reply, newState, direct, carried, fromParam, stateParam, risks: stale.risks, periodic };
+}
+
+const RESCHEDULES = new Set(['Process.send_after', ':erlang.send_after', ':erlang.start_timer', ':timer.send_after']);
+
+/** The statement of a `handle_info` clause that sends the clause's own message to the server again later. */
+function rescheduleStatement(clause: Clause, statements: SyntaxNode[]): number {
+  const message = clause.params[0]?.text.replace(/\s+/g, ' ');
+  return statements.findIndex((st) =>
+    clause.calls.some((site) => {
+      if (site.spawned || !RESCHEDULES.has(`${site.module}.${site.name}`) || !isInside(site.node, st)) return false;
+      const msg = site.module === 'Process' ? site.args[1] : site.args[site.args.length - 1];
+      return msg?.text.replace(/\s+/g, ' ') === message;
+    }),
+  );
+}
+
+/**
+ * A periodic clause keeps its loop: the reschedule runs before the work starts (hoisted from after
+ * the work when it reads nothing the work computes), and the running task is tracked in the state
+ * so that a tick arriving while it runs is skipped. Refuses what it cannot keep that way.
+ */
+function planPeriodic(
+  clause: Clause,
+  statements: SyntaxNode[],
+  spanStart: number,
+  spanEnd: number,
+  stateParam: SyntaxNode,
+): Plan['periodic'] | { reason: string } | undefined {
+  if (clause.fn.name !== 'handle_info') return undefined;
+  const r = rescheduleStatement(clause, statements.slice(0, -1));
+  if (r === -1) return undefined;
+  const reschedule = statements[r];
+  if (r >= spanStart && r < spanEnd) return { reason: 'it reschedules itself between blocking calls, so the loop cannot be kept apart from the work' };
+  if (statementBindings(reschedule).size || binaryOperator(reschedule) === '=')
+    return { reason: 'it keeps the reference of its reschedule timer, which would have to be stored before the work ends' };
+  const mod = clause.fn.module;
+  if (/^\s*defstruct\b/m.test(mod.body.text) || /^%(__MODULE__|[A-Z])/.test(stateParam.text))
+    return {
+      reason:
+        'the state is a struct: running one refresh at a time needs the running task in the state, and otpfix does not add fields to a struct. ' +
+        'By hand: add a field for the task ref, start the work with Task.Supervisor.async_nolink/2 unless one is running, and handle {ref, result} and {:DOWN, ref, ...}',
+    };
+  const hoist = r >= spanEnd;
+  if (hoist) {
+    const later = new Set(statements.slice(spanStart, r).flatMap((st) => [...statementBindings(st)]));
+    if ([...variablesRead([reschedule])].some((v) => later.has(v)))
+      return { reason: 'its reschedule uses what the work computes, so it cannot run before the work starts' };
+  }
+  return { reschedule, hoist };
+}
+
+/** Modules whose functions only compute on their arguments: what they return is made of what they got. */
+const DATA_MODULES = new Set(['Map', 'Keyword', 'Enum', 'List', 'MapSet', 'Tuple', 'String', 'Kernel', 'Access', 'Integer', 'Float', 'Stream', 'Atom', ':maps', ':lists', ':queue', ':sets', ':gb_trees', ':gb_sets']);
+const SPECIAL_FORMS = new Set(['case', 'cond', 'if', 'unless', 'with', 'for', 'fn', 'try', 'receive', 'quote']);
+
+/** How much of the server state a value is made of: none, a part (a field, a count), the whole state. */
+type Taint = 0 | 1 | 2;
+const GETTERS = /^(get|fetch!?|take|keys|values|has_key\?|member\?|count|size|length|at|first|last|sum|max|min)$/;
+
+/**
+ * How much of the state in `levels` an expression's value is made of. What an external call returns
+ * given parts of the state is the service's data (`HTTP.get(state.url)`), not the state; a helper
+ * given the whole state (`sync(state, id)`) may return it, so its result counts as the whole state.
+ */
+function stateTaint(node: SyntaxNode, levels: Map<string, Taint>, mod: ModuleDef): Taint {
+  const max = (nodes: SyntaxNode[]) => nodes.reduce<Taint>((m, n) => Math.max(m, stateTaint(n, levels, mod)) as Taint, 0);
+  const callResult = (args: SyntaxNode[], receiver: string | undefined, name: string | undefined): Taint => {
+    if (receiver && DATA_MODULES.has(receiver)) return Math.min(max(args), name && GETTERS.test(name) ? 1 : 2) as Taint;
+    return args.some((a) => stateTaint(a, levels, mod) === 2) ? 2 : 0;
+  };
+  switch (node.type) {
+    case 'identifier':
+      return levels.get(node.text) ?? 0;
+    case 'call': {
+      const target = node.childForFieldName('target');
+      const args = node.namedChildren.find((c) => c.type === 'arguments');
+      const argList = args ? codeChildren(args) : [];
+      if (target?.type === 'dot') {
+        const left = target.childForFieldName('left');
+        if (!args && left && left.type !== 'alias') return Math.min(stateTaint(left, levels, mod), 1) as Taint; // state.field
+        return callResult(argList, left ? resolveModuleName(left, mod) : undefined, target.childForFieldName('right')?.text);
+      }
+      const id = target?.type === 'identifier' ? target.text : undefined;
+      if (id && SPECIAL_FORMS.has(id)) return max(codeChildren(node));
+      return callResult(argList, undefined, id);
+    }
+    case 'binary_operator': {
+      if (binaryOperator(node) === '|>') {
+        const left = node.childForFieldName('left')!;
+        const right = node.childForFieldName('right')!;
+        if (right.type !== 'call') return max([left, right]);
+        const target = right.childForFieldName('target');
+        const args = right.namedChildren.find((c) => c.type === 'arguments');
+        const argList = [left, ...(args ? codeChildren(args) : [])];
+        if (target?.type === 'dot') return callResult(argList, resolveModuleName(target.childForFieldName('left')!, mod), target.childForFieldName('right')?.text);
+        return callResult(argList, undefined, target?.text);
+      }
+      return max(codeChildren(node));
+    }
+    default:
+      return max(codeChildren(node));
+  }
+}
+
+/**
+ * The continuation runs on the current state; values computed from the state as it was when the
+ * callback ran are stale by then. Refuse when such a value flows into the new state (a lost update);
+ * name it as a risk when it only reaches the reply or side effects.
+ */
+function staleState(
+  clause: Clause,
+  statements: SyntaxNode[],
+  spanStart: number,
+  spanEnd: number,
+  newState: SyntaxNode,
+  stateVars: Set<string>,
+  carried: string[],
+): { risks: string[] } | { reason: string } {
+  const mod = clause.fn.module;
+  // The state parameter is the whole state; variables its pattern binds are parts of it.
+  const stateName = stateVariable(clause.params[clause.params.length - 1]);
+  const levels = new Map<string, Taint>([...stateVars].map((v) => [v, v === stateName ? 2 : 1] as [string, Taint]));
+  const origin = new Map<string, SyntaxNode>();
+  for (const stmt of statements.slice(0, spanEnd)) {
+    const bound = statementBindings(stmt);
+    if (!bound.size) continue;
+    const rhs = binaryOperator(stmt) === '=' ? stmt.childForFieldName('right') : stmt;
+    const level = rhs ? stateTaint(rhs, levels, mod) : 0;
+    for (const v of bound) {
+      if (level) (levels.set(v, level), origin.set(v, rhs!));
+      else levels.delete(v);
+    }
+  }
+  const tainted = new Set([...levels.keys()]);
+  // Variables the new state is computed from, through the statements that run after the work.
+  const needed = variablesRead([newState]);
+  const suffix = statements.slice(spanEnd, -1);
+  for (let k = suffix.length - 1; k >= 0; k--)
+    if ([...statementBindings(suffix[k])].some((v) => needed.has(v))) for (const v of variablesRead([suffix[k]])) needed.add(v);
+  const stale = carried.filter((v) => tainted.has(v) && !stateVars.has(v));
+  const lost = stale.find((v) => needed.has(v));
+  if (lost) {
+    const from = origin.get(lost)!;
+    const inSpan = statements.slice(spanStart, spanEnd).some((st) => isInside(from, st));
+    const text = from.text.replace(/\s+/g, ' ').slice(0, 60);
+    return {
+      reason:
+        `\`${lost}\` comes from the state as it was when the message arrived (\`${text}\`) and becomes part of the new state: ` +
+        `computed in a task from that snapshot, installing it would discard what other messages change meanwhile (a lost update)` +
+        (inSpan ? '. By hand: run only the blocking call in a task and fold its result into the current state when it comes back' : ''),
+    };
+  }
+  return {
+    risks: stale.map(
+      (v) => `\`${v}\` is read from the state when the message arrives and used after the work ends: it may be out of date by then (the state can change while the work runs)`,
+    ),
+  };
 }
 
 function unsafeInTask(clause: Clause, moved: SyntaxNode[]): string | undefined {
@@ -143,6 +327,8 @@ function unsafeInTask(clause: Clause, moved: SyntaxNode[]): string | undefined {
       if (site.spawned || site.capture) continue;
       const name = site.module ? `${site.module}.${site.name}` : site.name;
       if (UNSAFE_IN_TASK[name] && (site.module || site.arity === 0)) return UNSAFE_IN_TASK[name];
+      // File.open/3 with a function closes the file itself.
+      if (OWNED_BY_CALLER[name] && !(name === 'File.open' && site.arity === 3)) return OWNED_BY_CALLER[name];
       if (site.module === ':ets') return `it uses ETS (:ets.${site.name}); a table the server owns may not be writable, or even readable, from a task`;
     }
     return undefined;
@@ -224,30 +410,36 @@ interface SupervisorChoice {
   notes: string[];
 }
 
-function topNamespace(name: string): string {
-  return name.split('.')[0];
+/**
+ * The Task.Supervisor to run work under: one the application starts on every boot before the
+ * server; else the one named in the rule's options; else one added to the tree right before the
+ * server's child spec. Never a name the project does not start: otherwise the reason to refuse.
+ */
+export function chooseTaskSupervisor(mod: ModuleDef, project: ProjectIndex, options: Partial<DeferOptions>): SupervisorChoice | { reason: string } {
+  const found = resolveTaskSupervisor(project, mod);
+  if (found.kind === 'existing') return { code: found.code, edits: [], notes: [] };
+  if (options.taskSupervisor)
+    return { code: options.taskSupervisor, edits: [], notes: [`uses ${options.taskSupervisor} (the taskSupervisor option): it must be running before ${mod.name} starts`] };
+  if (found.kind === 'none')
+    return {
+      reason: `${found.reason}. By hand: start a Task.Supervisor before ${mod.name} and run the work under it, or name it in this rule's \`taskSupervisor\` option`,
+    };
+  const limit = options.maxChildren ?? 1000;
+  const spec = `{Task.Supervisor, name: ${found.code}, max_children: ${limit}}`;
+  const edits: Edit[] = [];
+  for (const insert of found.inserts) {
+    const added = addListElementBefore(insert.file, insert.list, insert.before, spec);
+    if (!added) return { reason: `adding ${found.code} before ${mod.name} would break the layout of its children list; add ${spec} before it by hand` };
+    edits.push(...added);
+  }
+  return { code: found.code, edits, notes: [`adds ${found.code} (max_children: ${limit}) to ${found.application.name}'s tree, before ${mod.name}`] };
 }
 
-/** The Task.Supervisor to run work under: one the project starts, else one added to the application. */
-function chooseTaskSupervisor(mod: ModuleDef, project: ProjectIndex, options: DeferOptions): SupervisorChoice {
-  const top = topNamespace(mod.name);
-  const existing = taskSupervisors(project);
-  const own = existing.find((s) => topNamespace(s.module.name) === top) ?? existing[0];
-  if (own) return { code: own.code, edits: [], notes: [] };
-  const apps = applicationChildren(project);
-  const app = apps.find((a) => topNamespace(a.module.name) === top) ?? apps[0];
-  const limit = options.maxChildren;
-  if (app && !options.taskSupervisor) {
-    const code = `${app.module.name.replace(/\.Application$/, '')}.TaskSupervisor`;
-    const edits = addListElementFirst(app.file, app.list, `{Task.Supervisor, name: ${code}, max_children: ${limit}}`);
-    if (edits) return { code, edits, notes: [`adds ${code} (max_children: ${limit}) to ${app.module.name}'s children`] };
-  }
-  const code = options.taskSupervisor || `${top}.TaskSupervisor`;
-  return {
-    code,
-    edits: [],
-    notes: [`no Task.Supervisor found: add {Task.Supervisor, name: ${code}, max_children: ${limit}} to your supervision tree, before ${mod.name}`],
-  };
+/** Why a planned deferral cannot be offered (the plan's own reason, or no Task.Supervisor to use). */
+export function deferralBlocker(plan: Plan | { reason: string }, project: ProjectIndex, options: Partial<DeferOptions>): string | undefined {
+  if ('reason' in plan) return plan.reason;
+  const choice = chooseTaskSupervisor(plan.clause.fn.module, project, options);
+  return 'reason' in choice ? choice.reason : undefined;
 }
 
 /** The edits that defer the planned work (and add a Task.Supervisor, and `require Logger`, if needed). */
@@ -284,6 +476,7 @@ export function deferralEdits(file: FileModel, project: ProjectIndex, options: D
   const stateName = named(plan.stateParam, ['state', 'server_state']);
 
   const supervisor = chooseTaskSupervisor(mod, project, options);
+  if ('reason' in supervisor) return { skip: supervisor.reason };
   const serverName = freshName(['server', 'server_pid'], taken);
   const workName = freshName(['work', 'deferred_work'], taken);
   const tag = messageTag(clause, mod);
@@ -310,6 +503,7 @@ export function deferralEdits(file: FileModel, project: ProjectIndex, options: D
         ]
       : work.map((l) => (l ? `  ${l}` : ''));
   const okState = direct ? newState.text : stateName;
+  const key = plan.periodic ? runningKey(tag, mod) : undefined;
   const refused =
     mode === 'reply'
       ? [`  {:error, reason} -> {:reply, {:error, reason}, ${stateName}}`]
@@ -318,8 +512,13 @@ export function deferralEdits(file: FileModel, project: ProjectIndex, options: D
           `    Logger.warning("${mod.name}: could not start deferred work: #{inspect(reason)}")`,
           `    {:noreply, ${stateName}}`,
         ];
-  const okBranch = mode === 'reply' ? [`  {:ok, _pid} -> {:noreply, ${okState}}`] : ['  {:ok, _pid} ->', `    {:noreply, ${okState}}`, ''];
-  const lines = [
+  const okBranch =
+    mode === 'reply'
+      ? [`  {:ok, _pid} -> {:noreply, ${okState}}`]
+      : key
+        ? ['  {:ok, pid} ->', `    {:noreply, Map.put(${stateName}, ${key}, Process.monitor(pid))}`, '']
+        : ['  {:ok, _pid} ->', `    {:noreply, ${okState}}`, ''];
+  let lines = [
     ...(direct ? [] : [`${serverName} = self()`, '']),
     `${workName} = fn ->`,
     ...taskBody,
@@ -330,6 +529,19 @@ export function deferralEdits(file: FileModel, project: ProjectIndex, options: D
     ...refused,
     'end',
   ];
+  if (key) {
+    // One run at a time: a tick that comes while the last run is still going is skipped.
+    lines = [
+      `if Map.has_key?(${stateName}, ${key}) do`,
+      '  # The last run is still going: skip this tick.',
+      `  {:noreply, ${stateName}}`,
+      'else',
+      // Every line of a multi-line element moves in too (a moved statement keeps its own layout).
+      ...lines.map((l) => l.split('\n').map((x) => (x ? `  ${x}` : x)).join('\n')),
+      'end',
+    ];
+    if (plan.periodic!.hoist) lines = [...dedentBy(plan.periodic!.reschedule.text, indentAt(text, plan.periodic!.reschedule.startIndex)).split('\n'), '', ...lines];
+  }
   const generated = lines.map((l, i) => (i === 0 || l === '' ? l : bodyIndent + l)).join('\n');
 
   const last = statements[statements.length - 1];
@@ -343,13 +555,22 @@ export function deferralEdits(file: FileModel, project: ProjectIndex, options: D
     edits.push({ file: file.path, start, end: last.endIndex, text: generated });
   }
 
-  if (!direct) edits.push(continuationClause(file, plan, { fromName, tag }));
+  if (!direct) edits.push(continuationClause(file, plan, { fromName, tag, key, stateName }));
   if (mode === 'noreply') {
     const logger = requireLogger(file, mod);
     if (logger) edits.push(logger);
   }
   edits.push(...supervisor.edits);
-  return { edits, notes: supervisor.notes };
+  return { edits, notes: [...supervisor.notes, ...plan.risks.map((r) => `risk: ${r}`)] };
+}
+
+/** The state key that holds the monitor of the running periodic task (`:refresh_task`). */
+function runningKey(tag: string, mod: ModuleDef): string {
+  const base = tag.slice(1).replace(/_result(_\d+)?$/, '');
+  for (let i = 1; ; i++) {
+    const name = i === 1 ? `${base}_task` : `${base}_task_${i}`;
+    if (!new RegExp(`\\b${name}\\b`).test(mod.body.text)) return `:${name}`;
+  }
 }
 
 /** `require Logger` after the module's `use GenServer`, unless the module already requires it. */
@@ -371,7 +592,7 @@ function attachedCommentsStart(text: string, statement: SyntaxNode): number {
 }
 
 /** The `handle_info` clause that runs the rest of the original clause in the server (and replies). */
-function continuationClause(file: FileModel, plan: Plan, names: { fromName?: string; tag: string }): Edit {
+function continuationClause(file: FileModel, plan: Plan, names: { fromName?: string; tag: string; key?: string; stateName: string }): Edit {
   const { clause, statements, spanEnd, reply, newState, carried } = plan;
   const mod = clause.fn.module;
   const suffix = statements.slice(spanEnd, -1);
@@ -379,18 +600,41 @@ function continuationClause(file: FileModel, plan: Plan, names: { fromName?: str
   const last = statements[statements.length - 1];
   // Everything between the moved statements and the final tuple, comments included.
   const restStart = spanEnd > 0 ? statements[spanEnd - 1].endIndex : last.startIndex;
-  const rest = suffix.length ? text.slice(restStart, suffix[suffix.length - 1].endIndex).replace(/^\s*\n/, '').trim() : '';
+  let rest = suffix.length ? text.slice(restStart, suffix[suffix.length - 1].endIndex).replace(/^\s*\n/, '').trim() : '';
+  // A hoisted reschedule now runs before the work: drop it (and its line) from what follows it.
+  if (plan.periodic?.hoist) {
+    const r = plan.periodic.reschedule;
+    rest = (text.slice(restStart, r.startIndex) + text.slice(r.endIndex, suffix[suffix.length - 1].endIndex).replace(/^[ \t]*\n/, ''))
+      .replace(/^\s*\n/, '')
+      .replace(/\n[ \t]*\n[ \t]*\n/g, '\n\n')
+      .trim();
+  }
   const between = suffix.length ? text.slice(suffix[suffix.length - 1].endIndex, last.startIndex) : '';
   const restIndent = suffix.length ? indentAt(text, suffix[0].startIndex) : '';
   const used = variablesRead([...suffix, ...(reply ? [reply] : []), newState]);
+  if (names.key) used.add(names.stateName);
   const body = [
+    ...(names.key ? [`Process.demonitor(ref, [:flush])`, `${names.stateName} = Map.delete(${names.stateName}, ${names.key})`] : []),
     ...(rest ? [dedentBy(rest, restIndent) + (/\n\s*\n/.test(between) ? '\n' : '')] : []),
     ...(reply && names.fromName ? [`GenServer.reply(${names.fromName}, ${dedentBy(reply.text, restIndent)})`] : []),
     `{:noreply, ${dedentBy(newState.text, restIndent)}}`,
   ];
   const pattern = [names.tag, ...(names.fromName ? [names.fromName] : []), ...carried].join(', ');
-  const head = `def handle_info({${pattern}}, ${statePattern(text, plan.stateParam, used)}) do`;
+  const stateHead = statePattern(text, plan.stateParam, used);
+  const head = `def handle_info({${pattern}}, ${names.key ? `%{${names.key.slice(1)}: ref} = ${stateHead}` : stateHead}) do`;
   let code = [head, ...body.map((b) => indentLines(b, '  ')), 'end'].join('\n');
+  if (names.key) {
+    const label = `${clause.params[0].text.replace(/\s+/g, ' ')} work`;
+    code += [
+      '',
+      '',
+      '# The work crashed or was killed: log it; the loop goes on with the next tick.',
+      `def handle_info({:DOWN, ref, :process, _pid, reason}, %{${names.key.slice(1)}: ref} = ${names.stateName}) do`,
+      `  Logger.error("${mod.name}: ${label.replace(/"/g, '\\"')} failed: #{inspect(reason)}")`,
+      `  {:noreply, Map.delete(${names.stateName}, ${names.key})}`,
+      'end',
+    ].join('\n');
+  }
   const placement = handleInfoPlacement(file, mod, clause.fn);
   if (placement.newFunction) code += `\n\n${LOGGING_CATCH_ALL}`;
   return { file: file.path, start: placement.offset, end: placement.offset, text: clauseText(code, memberIndent(file, mod), placement, mod.usesImpl) };

@@ -1,3 +1,4 @@
+import leven from 'leven';
 /** One error type for the whole tool: the CLI maps it to an exit code, a title and a hint. */
 export type ErrorKind = 'usage' | 'config' | 'io' | 'internal';
 
@@ -20,6 +21,17 @@ export class OtpfixError extends Error {
 export const usageError = (message: string, hint?: string) => new OtpfixError('usage', message, hint);
 export const configError = (message: string, hint?: string) => new OtpfixError('config', message, hint);
 export const ioError = (message: string, hint?: string) => new OtpfixError('io', message, hint);
+
+/** "Did you mean …?" for a mistyped rule id: the ids within a few edits of it, closest first. */
+export function unknownRuleHint(id: string, known: string[]): string {
+  const close = known
+    .map((k) => ({ k, d: leven(id, k) }))
+    .filter(({ k, d }) => d <= Math.max(2, Math.floor(k.length / 3)) || (id.length >= 4 && k.includes(id)))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, 3)
+    .map(({ k }) => k);
+  return close.length ? `Did you mean ${close.join(', ')}? Run \`otpfix rules\` to list the rules.` : 'Run `otpfix rules` to list the rules.';
+}
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

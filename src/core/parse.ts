@@ -1,6 +1,6 @@
-import Parser from 'tree-sitter';
-import Elixir from 'tree-sitter-elixir';
-import { readSyntax, SyntaxNode, Tree } from './syntax.js';
+import { createRequire } from 'node:module';
+import type Parser from 'tree-sitter';
+import { readSyntax, SyntaxNode, Tree, type SyntaxData } from './syntax.js';
 
 export { SyntaxNode, Tree };
 
@@ -9,12 +9,20 @@ let parser: Parser | undefined;
 
 /** Parse, copy the tree into arrays (core/syntax.ts) in one walk, and drop the native tree. */
 export function parseElixir(text: string): Tree {
+  return new Tree(parseSyntax(text), text);
+}
+
+/** The tree of `text` as plain arrays (what worker threads send back). */
+export function parseSyntax(text: string): SyntaxData {
   if (!parser) {
-    parser = new Parser();
-    parser.setLanguage(Elixir as unknown as Parser.Language);
+    // Loaded on first parse: commands that never parse (rules, explain) never load the native parser.
+    const require = createRequire(import.meta.url);
+    const TreeSitter = require('tree-sitter') as typeof Parser;
+    parser = new TreeSitter();
+    parser.setLanguage(require('tree-sitter-elixir') as Parser.Language);
   }
   // bufferSize above the text length avoids node-tree-sitter's chunked-read limit on large files.
-  return new Tree(readSyntax(parser.parse(text, undefined, { bufferSize: text.length * 2 + 1024 })), text);
+  return readSyntax(parser.parse(text, undefined, { bufferSize: text.length * 2 + 1024 }));
 }
 
 export interface SyntaxProblem {
@@ -29,6 +37,12 @@ export function syntaxProblems(tree: Tree, limit = 5): SyntaxProblem[] {
   const problems: SyntaxProblem[] = [];
   const visit = (node: SyntaxNode): void => {
     if (problems.length >= limit) return;
+    if (node.isError && node.hasError && node.children.some((c) => c.isError || c.isMissing || c.hasError)) {
+      // An ERROR node often spans the whole construct around the mistake (from a `do` many lines
+      // up): the innermost error inside it is where the text stops making sense.
+      for (const child of node.children) visit(child);
+      return;
+    }
     if (node.isError || node.isMissing) {
       problems.push({
         line: node.startPosition.row + 1,

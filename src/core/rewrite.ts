@@ -185,6 +185,29 @@ export function addListElementFirst(file: FileModel, list: SyntaxNode, element: 
 }
 
 /**
+ * Insert `element` into `list` right before its item `before`, laid out as the formatter would:
+ * on a line of its own in a one-item-per-line list, inline in a one-line list that stays within the
+ * line length; undefined when neither fits (the caller refuses rather than misformat).
+ */
+export function addListElementBefore(file: FileModel, list: SyntaxNode, before: SyntaxNode, element: string): Edit[] | undefined {
+  const items = codeChildren(list);
+  const index = items.findIndex((i) => i.id === before.id);
+  if (index === -1) return undefined;
+  if (index === 0) return addListElementFirst(file, list, element);
+  const prev = items[index - 1];
+  // Comments directly above the item stay with it.
+  let anchor = before.startIndex;
+  for (let c = before.previousSibling; c && c.type === 'comment' && c.startIndex > prev.endIndex; c = c.previousSibling) anchor = c.startIndex;
+  if (before.startPosition.row !== prev.endPosition.row) return [insertAt(file, anchor, `${element},\n${indentAt(file.text, anchor)}`)];
+  if (list.startPosition.row !== list.endPosition.row || items.some((i) => i.startPosition.row !== i.endPosition.row)) return undefined;
+  if (lineWidthAfter(file.text, list.startIndex, displayWidth(element) + 2) <= LINE_LENGTH) return [insertAt(file, before.startIndex, `${element}, `)];
+  // Too long for one line: one item per line, as the formatter lays out a list that does not fit.
+  const indent = indentAt(file.text, list.startIndex);
+  const inner = [...items.slice(0, index).map((i) => i.text), element, ...items.slice(index).map((i) => i.text)].map((t) => `${indent}${INDENT}${t}`).join(',\n');
+  return [replaceNode(file, list, `[\n${inner}\n${indent}]`), ...blankLinesAround(file, list)];
+}
+
+/**
  * Add a one-line statement before the last statement of a clause (its return value), so it runs on
  * every path through the clause. A `do:` one-liner becomes a `do ... end` block. The formatter keeps
  * a blank line between a multi-line statement and its neighbours, and so does this.

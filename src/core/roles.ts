@@ -34,7 +34,7 @@ export const ROLE_NAMES: Record<Exclude<CodeRole, 'production'>, string> = {
 const projectRoots = new Map<string, string | null>();
 
 /** The directory of the nearest `mix.exs` at or above `dir`, or null. */
-function mixProjectRoot(dir: string): string | null {
+export function mixProjectRoot(dir: string): string | null {
   const known = projectRoots.get(dir);
   if (known !== undefined) return known;
   const parent = path.dirname(dir);

@@ -22,7 +22,10 @@ export interface SymbolNames {
   fields: Array<string | undefined>;
 }
 
-/** One file's tree as arrays indexed by pre-order node number (0 is the root). */
+/**
+ * One file's tree as arrays indexed by pre-order node number (0 is the root). Cached on disk: bump
+ * FORMAT in syntax-cache.ts when what these arrays hold changes.
+ */
 export interface SyntaxData {
   count: number;
   /** Symbol id of each node (see SymbolNames.types). */

@@ -3,10 +3,11 @@
  * index. A change produces a new workspace that shares every unchanged file's model.
  */
 import path from 'node:path';
-import { collectFiles, FileProblem, readSource, type CollectOptions, type ReadSource } from './files.js';
+import { collectFiles, FileProblem, readSource, type CollectOptions, type ReadOptions, type ReadSource } from './files.js';
 import { buildFileModel, type FileModel } from './model/module.js';
 import { buildIndex, type ProjectIndex } from './model/project.js';
-import { parseElixir, syntaxProblems } from './parse.js';
+import { syntaxProblems } from './parse.js';
+import { parseAll, type Parsed, type ParseOptions } from './parse-pool.js';
 
 export type FileStatus =
   | { path: string; relPath: string; status: 'ok' }
@@ -42,10 +43,15 @@ export interface LoadResult {
   statuses: FileStatus[];
 }
 
-export interface LoadOptions extends CollectOptions {
+export interface LoadOptions extends CollectOptions, ReadOptions, ParseOptions {
   /** Told after each file is parsed and modelled (or found unusable): progress and per-file timings. */
   onFile?: (status: FileStatus, ms: number, done: number, total: number) => void;
+  /** Checked between files: once aborted, loading stops with the signal's reason. */
+  signal?: AbortSignal;
 }
+
+/** Parse this many files between turns of the event loop, so a Ctrl-C handler gets to run. */
+const YIELD_EVERY = 16;
 
 /** Collect, read and parse; files that cannot be read or do not parse are reported and left out. */
 export async function loadWorkspace(paths: string[], options: LoadOptions): Promise<LoadResult> {
@@ -55,24 +61,36 @@ export async function loadWorkspace(paths: string[], options: LoadOptions): Prom
   const originals = new Map<string, ReadSource>();
   const reads: PromiseSettledResult<ReadSource>[] = [];
   // Bounded concurrency: thousands of simultaneous opens would exhaust file descriptors.
-  for (let i = 0; i < files.length; i += READ_BATCH)
-    reads.push(...(await Promise.allSettled(files.slice(i, i + READ_BATCH).map((f) => readSource(f, options.cwd)))));
-  reads.forEach((read, i) => {
+  for (let i = 0; i < files.length; i += READ_BATCH) {
+    options.signal?.throwIfAborted();
+    reads.push(...(await Promise.allSettled(files.slice(i, i + READ_BATCH).map((f) => readSource(f, options.cwd, options)))));
+  }
+  // Parsed on every core (options.jobs), in file order.
+  const texts = reads.flatMap((r) => (r.status === 'fulfilled' ? [r.value.text] : []));
+  const parsed = await parseAll(texts, options);
+  let next = 0;
+  for (const [i, read] of reads.entries()) {
+    // A turn of the event loop now and then, so a Ctrl-C handler runs and can stop the run.
+    if (options.signal && i % YIELD_EVERY === 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      options.signal.throwIfAborted();
+    }
     const started = performance.now();
     const before = statuses.length;
-    load(read, i);
-    if (statuses.length > before) options.onFile?.(statuses[statuses.length - 1], performance.now() - started, i + 1, files.length);
-  });
+    const tree = read.status === 'fulfilled' ? parsed[next++] : undefined;
+    load(read, i, tree);
+    if (statuses.length > before) options.onFile?.(statuses[statuses.length - 1], performance.now() - started + (tree?.ms ?? 0), i + 1, files.length);
+  }
   return { workspace: new Workspace(models, originals), statuses };
 
-  function load(read: PromiseSettledResult<ReadSource>, i: number): void {
+  function load(read: PromiseSettledResult<ReadSource>, i: number, parsed: Parsed | undefined): void {
     if (read.status === 'rejected') {
       const reason = read.reason instanceof FileProblem ? read.reason.message : String(read.reason);
       statuses.push({ path: files[i], relPath: path.relative(options.cwd, files[i]), status: 'error', reason });
       return;
     }
     const source = read.value;
-    const tree = parseElixir(source.text);
+    const tree = parsed!.tree;
     const problems = syntaxProblems(tree, 1);
     if (problems.length) {
       const p = problems[0];

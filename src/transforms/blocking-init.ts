@@ -3,11 +3,18 @@ import {
   BLOCKING_CALLS,
   blockingCallsIn,
   describeBlocking,
+  describeWait,
+  isExitWait,
+  isHandshake,
+  normalFirst,
   patternsFrom,
+  rarePathNote,
   validatePatterns,
   type BlockingCall,
+  type BlockingPattern,
 } from '../core/model/blocking.js';
 import { localTarget, siteName, type Clause, type FileModel, type FunctionDef, type ModuleDef } from '../core/model/module.js';
+import type { ProjectIndex } from '../core/model/project.js';
 import { isRaise, tailsOf, tupleItems, tupleTag } from '../core/model/returns.js';
 import { freeVariables, boundVariables, patternVariables } from '../core/model/vars.js';
 import type { SyntaxNode } from '../core/parse.js';
@@ -121,22 +128,26 @@ end
       const init = mod.functions.get('init/1');
       if (!init?.isCallback) continue;
       init.clauses.forEach((clause, index) => {
-        const calls = blockingCallsIn(init, { clause, patterns, project });
-        if (!calls.length || bootStep(clause)) return;
-        const plan = planFor(file, mod, init, clause, calls);
-        const onlySync = calls.every((c) => c.category === 'sync-call');
+        const all = blockingCallsIn(init, { clause, patterns, project });
+        // Waiting for a process it stopped to go down is shutdown, not slow work.
+        const found = all.filter((c) => !isExitWait(c));
+        if (!found.length || bootStep(clause)) return;
+        const plan = planFor(file, mod, init, clause, all);
+        const { calls, rare } = normalFirst(found);
+        const onlySync = calls.every((c) => c.category === 'sync-call' || isHandshake(c));
         out.push(
           finding(rule, file.path, {
             node: calls[0].entry,
             key: `${fnLabel(init)}#${index}`,
             fixable: typeof plan !== 'string',
-            severity: onlySync ? 'low' : undefined,
-            message: message(init, calls, plan, onlySync),
+            severity: onlySync || rare ? 'low' : undefined,
+            message: message(init, calls, plan, onlySync) + (rare ? rarePathNote(calls) : ''),
             data: plan,
           }),
         );
       });
     }
+    out.push(...injectedStarts(file, patterns, project));
     return out;
   },
 
@@ -152,7 +163,7 @@ export default rule;
 function message(init: FunctionDef, calls: BlockingCall[], plan: Plan | string, onlySync: boolean): string {
   const first = calls[0];
   const more = calls.length > 1 ? ` and ${calls.length - 1} more wait${calls.length > 2 ? 's' : ''} (${calls.slice(1, 4).map((c) => `${describeBlocking(c)} at line ${c.entry.startPosition.row + 1}`).join(', ')})` : '';
-  let text = `${fnLabel(init)} waits on ${describeBlocking(first)}${more}. start_link does not return until init/1 does, so the supervisor starting ${init.module.name} and every child after it wait too.`;
+  let text = `${fnLabel(init)} waits on ${describeWait(first)}${more}. start_link does not return until init/1 does, so the supervisor starting ${init.module.name} and every child after it wait too.`;
   if (onlySync) text += ' These are calls to other processes: usually quick, but if one of them is slow, not started yet, or waiting on this process, boot stalls or deadlocks.';
   text += typeof plan === 'string' ? ` Not rewritten: ${plan}.` : ' Fix: return {:continue, ...} and do this work in handle_continue/2.';
   return text;
@@ -404,4 +415,40 @@ function edits(file: FileModel, plan: Plan): { edits: Edit[] } | { skip: string 
     out.push({ file: file.path, start: plan.moveStart, end: plan.moveEnd, text: replacement });
   }
   return { edits: out };
+}
+
+/**
+ * Start hooks in code a `__using__` macro injects: `init/1` of an injected GenServer, and `mount/2`,
+ * which agent frameworks call from their server's `init/1`. Detect only: the code lives in a quote.
+ */
+function injectedStarts(file: FileModel, patterns: BlockingPattern[], project: ProjectIndex): Finding[] {
+  const out: Finding[] = [];
+  for (const mod of file.injected ?? []) {
+    const starts = [mod.kinds.has('genserver') ? mod.functions.get('init/1') : undefined, mod.functions.get('mount/2')];
+    for (const fn of starts) {
+      if (!fn || fn.kind !== 'def') continue;
+      fn.clauses.forEach((clause, index) => {
+        const mount = mod.functions.get('mount/2');
+        // One finding per root cause: init/1 waiting through mount/2 is mount's finding.
+        const found = blockingCallsIn(fn, { clause, patterns, project }).filter((c) => !isExitWait(c) && !(fn !== mount && mount && c.chain.includes(mount)));
+        if (!found.length || bootStep(clause)) return;
+        const { calls, rare } = normalFirst(found);
+        const hook = fn.name === 'mount' ? 'mount/2 runs while the process starts (the framework calls it from init/1)' : 'init/1 runs while the process starts';
+        out.push(
+          finding(rule, file.path, {
+            node: calls[0].entry,
+            key: `${fnLabel(fn)}#${index}`,
+            fixable: false,
+            severity: rare || calls.every((c) => c.category === 'sync-call' || isHandshake(c)) ? 'low' : undefined,
+            message:
+              `${fn.name}/${fn.arity}, injected by ${mod.parent!.name}.__using__ into every module that uses it, waits on ${describeWait(calls[0])}. ` +
+              `${hook}, so start_link, the supervisor starting it and every sibling after it wait too.` +
+              (rare ? rarePathNote(calls) : '') +
+              ' Not rewritten automatically: the code is in a quote; move the slow part to handle_continue/2 (or a supervised task) by hand.',
+          }),
+        );
+      });
+    }
+  }
+  return out;
 }

@@ -10,6 +10,7 @@ import {
   type TimedElement,
   type WrittenRecord,
 } from '../core/model/ets-records.js';
+import { readReach } from '../core/model/ets-retention.js';
 import {
   localTarget,
   sameProcessCallees,
@@ -49,6 +50,8 @@ interface Plan {
   /** The record's arity and the arities of the tuples on the way to the time element. */
   pattern: ElementShape & { kind: 'tuple' };
   element: TimedElement & { time: NumericTime };
+  /** What readers need kept: windows back (bucket) or time units back (write time); none for an expiry. */
+  retention: Retention;
   /** `@table`, `:name`, `__MODULE__` or `state.field`, as the module reaches the table. */
   tableExpr: string;
   inits: Clause[];
@@ -83,10 +86,10 @@ const rule: Transform<Options> = {
     },
     retentionMs: {
       type: 'number',
-      default: 3_600_000,
+      default: 0,
       description:
-        'For records that carry the time they were written (not an expiry or a window): how old an entry may get before the cleanup deletes it (milliseconds).',
-      validate: (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive integer'),
+        'For records that carry the time they were written, when nothing in the project reads the table (its readers are elsewhere): how long to keep an entry (milliseconds). 0 (the default): not set, and such a table is reported, not rewritten. Never shortens what a reader in the project reads.',
+      validate: (v) => (Number.isInteger(v) && (v as number) >= 0 ? undefined : 'must be a non-negative integer'),
     },
   },
   explanation: `
@@ -111,10 +114,14 @@ number of distinct keys; that is reported at low severity and not rewritten.
 
 **The fix** schedules a cleanup in the owner: \`Process.send_after/3\` in \`init/1\`, and a new
 \`handle_info/2\` clause (before any catch-all) that deletes with \`:ets.select_delete/2\` and a match spec
-built from the record shape, then reschedules. It compares against the clock and unit the writes use:
-an expiry is deleted once it is in the past; a window bucket once it is older than the previous window
-(a sliding-window reader may still read the previous one); a write time once it is older than the
-\`retentionMs\` option. Review the retention and interval. When the module had no \`handle_info/2\`,
+built from the record shape, then reschedules. It compares against the clock and unit the writes use,
+and keeps what the table's readers read: an expiry is deleted once it is in the past; a window bucket
+once it is older than the furthest window any reader reads (a key \`{id, window - 4}\`, a
+\`for w <- (window - 4)..window\`), with one window to spare; a write time once it is older than twice
+the longest look-back of its readers (a match-spec guard \`{:>, :"$1", now - @max_age}\`). A read the
+rule cannot bound (\`:ets.tab2list/1\`, a select over entries of any age, a window count known only at
+run time), or a write-time table nothing in the project reads (unless the \`retentionMs\` option says
+how long readers elsewhere need entries), means no fix: the finding names the read. Review the interval. When the module had no \`handle_info/2\`,
 the fix also adds a catch-all that logs other messages, as the default \`use GenServer\` one does, so a
 stray message does not crash the server. The rule only reports (and says why) when the shape is not
 certain: several record shapes, records it cannot read, a window only known at run time, a
@@ -158,11 +165,11 @@ end
 \`\`\`
 `,
 
-  detect({ file, project }) {
+  detect({ file, project, options }) {
     const found = [];
     for (const mod of file.modules)
       for (const table of moduleEts(mod).tables) {
-        const a = analyse(table, project);
+        const a = analyse(table, project, options);
         if (!a) continue;
         found.push(
           finding(rule, file.path, {
@@ -199,7 +206,13 @@ end
     edits.push(insertAt(file, placement.offset, clauseText(code, indent, placement, mod.usesImpl)));
     const notes = [`cleanup every ${human(options.cleanupIntervalMs)} (option cleanupIntervalMs)`];
     if (placement.newFunction) notes.push('adds a catch-all handle_info/2 that logs other messages, as the default one did');
-    if (plan.element.time.kind === 'at') notes.push(`entries older than ${human(options.retentionMs)} are deleted (option retentionMs): check that nothing reads them longer`);
+    const r = plan.retention;
+    if (r.kind === 'windows')
+      notes.push(`keeps the ${r.back + 1} window${r.back ? 's' : ''} ${r.readers.length ? `its readers read (${r.readers.join('; ')})` : 'it writes'} and one more`);
+    if (r.kind === 'units')
+      notes.push(
+        `deletes entries older than twice ${r.fromOption ? `${human(options.retentionMs)} (option retentionMs; nothing in the project reads the table)` : `the longest look-back of its readers (${r.readers.join('; ')})`}`,
+      );
     return { edits, notes };
   },
 };
@@ -229,7 +242,7 @@ function tableName(table: EtsTable): string {
   return describeTable(table);
 }
 
-function analyse(table: EtsTable, project: ProjectIndex): Analysis | undefined {
+function analyse(table: EtsTable, project: ProjectIndex, options: Options): Analysis | undefined {
   const { ops, unresolved } = opsReaching(project, table);
   // Dropping the whole table in terminate/2 frees it at shutdown, not while it grows.
   const deletes = [...ops, ...unresolved.filter((op) => mayReach(op, table, ops))].filter(
@@ -326,16 +339,74 @@ function analyse(table: EtsTable, project: ProjectIndex): Analysis | undefined {
   const tableExpr = tableExpression(table);
   if (!tableExpr) reasons.push('the table id is not kept in a named table or a state field the cleanup can read');
 
+  let retention: Retention | undefined;
+  if (!reasons.length) {
+    const reads = [...ops, ...unresolved.filter((op) => mayReach(op, table, ops))].filter((op) => op.kind === 'read');
+    const r = retentionFor(element as Plan['element'], reads, keyIndex ?? 0, project, options, table.module);
+    if ('why' in r) reasons.push(r.why);
+    else retention = r;
+  }
+
   for (const fn of noopCleanups(table, ops)) message += ` ${fnLabel(fn)} looks like a cleanup but never deletes anything${literalBody(fn)}.`;
   if (reasons.length) return { severity, message: `${message} Not rewritten: ${reasons[0]}.` };
   const plan: Plan = {
     table,
     pattern: first.record.shape,
     element: element as Plan['element'],
+    retention: retention!,
     tableExpr: tableExpr!,
     inits: (owner as { inits: Clause[] }).inits,
   };
   return { severity, message, plan };
+}
+
+type Retention =
+  | { kind: 'expiry' }
+  /** Readers read `back` windows before the current one. */
+  | { kind: 'windows'; back: number; readers: string[] }
+  /** Readers read entries up to `back` units (of the record's time) old. */
+  | { kind: 'units'; back: number; readers: string[]; fromOption: boolean; attr?: string };
+
+/**
+ * How much the cleanup must keep, from how the table is read: an expiry says itself when an entry
+ * ends; window buckets and write times are kept as far back as the furthest reader reads. A read the
+ * rule cannot bound makes it refuse: a cleanup is never generated from a guess.
+ */
+function retentionFor(
+  element: Plan['element'],
+  reads: ProjectOp[],
+  keyIndex: number,
+  project: ProjectIndex,
+  options: Options,
+  owner: ModuleDef,
+): Retention | { why: string } {
+  const t = element.time;
+  if (t.kind === 'expiry') return { kind: 'expiry' };
+  const reaches = reads.map((op) => readReach(op, t, element.path, keyIndex, project));
+  const unknown = reaches.find((r) => 'unknown' in r);
+  const what = t.kind === 'bucket' ? 'how many windows its readers need' : 'how old an entry its readers still need';
+  if (unknown && 'unknown' in unknown)
+    return {
+      why: `${label(unknown.op)} reads the table, and ${unknown.unknown}, so the rule cannot tell ${what}; delete old entries by hand, keeping at least what the longest reader reads`,
+    };
+  const known = reaches as Array<Extract<(typeof reaches)[number], { back: number }>>;
+  const back = Math.max(0, ...known.map((r) => r.back));
+  const deciding = known.filter((r) => r.back === back && back > 0).map((r) => label(r.op));
+  if (t.kind === 'bucket') return { kind: 'windows', back, readers: deciding };
+  if (t.unit === 'native') return { why: 'the write time is in native units, so a retention cannot be written as a constant' };
+  const optionUnits = options.retentionMs > 0 ? Math.ceil(options.retentionMs / MS_PER_UNIT[t.unit]) : 0;
+  if (!known.length) {
+    if (!optionUnits)
+      return {
+        why: 'nothing in the project reads the table, so how long an entry is needed cannot be derived from the code; set the option retentionMs if its readers are elsewhere, or delete entries by hand where their lifetime is known',
+      };
+    return { kind: 'units', back: optionUnits, readers: [], fromOption: true };
+  }
+  if (back === 0) return { why: `its readers (${known.map((r) => label(r.op)).join('; ')}) read only entries written now, which is not a retention to keep; delete entries by hand where their lifetime is known` };
+  // The reader's own attribute (`@period_ms`) when every deciding read uses it in the owner module.
+  const attrs = new Set(known.filter((r) => r.back === back).map((r) => (r.attr && r.attr.module === owner ? r.attr.text : '')));
+  const attr = attrs.size === 1 && !attrs.has('') && back >= optionUnits ? [...attrs][0] : undefined;
+  return { kind: 'units', back: Math.max(back, optionUnits), readers: deciding, fromOption: false, attr };
 }
 
 function onShutdown(op: ProjectOp): boolean {
@@ -581,12 +652,24 @@ function cleanupBody(plan: Plan, options: Options, bodyColumn: number): string |
     bind = `now = ${clockCall(t)}`;
     cutoff = 'now';
   } else if (t.kind === 'bucket') {
-    comment = `# Window buckets (${place}) older than the previous window are never read again.`;
+    const back = plan.retention.kind === 'windows' ? plan.retention.back : 0;
+    const long = `# Readers look back ${back} window${back === 1 ? '' : 's'}: buckets (${place}) older than that and one more go.`;
+    const short = `# Readers look back ${back} window${back === 1 ? '' : 's'}: older buckets, one window to spare, go.`;
+    comment = back
+      ? bodyColumn + displayWidth(long) <= LINE_LENGTH
+        ? long
+        : short
+      : `# Window buckets (${place}) older than the previous window are never read again.`;
     bind = `current_window = div(${clockCall(t)}, ${windowText(plan)})`;
-    cutoff = 'current_window - 1';
+    cutoff = `current_window - ${back + 1}`;
   } else {
-    comment = `# Entries written more than ${human(options.retentionMs)} ago (time in ${place}).`;
-    bind = `cutoff = ${clockCall(t)} - ${retention(t.unit, options.retentionMs)}`;
+    if (plan.retention.kind !== 'units' || t.unit === 'native') return { skip: 'no retention for write times' };
+    // Twice the look-back: a reader that took its time just before a cleanup still finds its entries.
+    const keep = plan.retention.back * 2;
+    comment = plan.retention.fromOption
+      ? `# Entries older than twice the retention (option retentionMs) are not needed.`
+      : `# Entries older than twice what its readers look back at are never read again.`;
+    bind = `cutoff = ${clockCall(t)} - ${plan.retention.attr ? `2 * ${plan.retention.attr}` : numberText(keep)}`;
     cutoff = 'cutoff';
   }
   const spec = `{${pattern(plan.pattern, plan.element.path)}, [{:<, :"$1", ${cutoff}}], [true]}`;
@@ -621,11 +704,6 @@ function windowText(plan: Plan): string {
   const t = plan.element.time as NumericTime & { kind: 'bucket' };
   if (t.window.clause.fn.module === plan.table.module) return t.window.node.text;
   return numberText(t.window.value!);
-}
-
-function retention(unit: TimeUnit, ms: number): string {
-  if (unit === 'native') return `System.convert_time_unit(${numberText(ms)}, :millisecond, :native)`;
-  return numberText(Math.ceil(ms / MS_PER_UNIT[unit]));
 }
 
 /** `60000` → `60_000`, as Elixir code is usually written (the formatter keeps either). */

@@ -1,6 +1,7 @@
 import { finding, fnLabel } from '../core/findings.js';
 import {
   isProcessModule,
+  localTarget,
   siteName,
   uniqueFunctions,
   type CallSite,
@@ -108,7 +109,7 @@ end
         for (const clause of fn.clauses)
           for (const site of clause.calls) {
             const fanOut = fanOutOf(site, clause);
-            if (!fanOut) continue;
+            if (!fanOut || pacedEntries(clause)) continue;
             const base = `${fnLabel(fn)}:send(${argsText(site)})`;
             const n = ordinalOf(fn, site);
             const optionsSend = siteName(site) === 'Process.send';
@@ -268,4 +269,46 @@ defp dropped_counter do
       counter
   end
 end`;
+}
+
+/**
+ * Every callback clause that reaches this clause (itself, or through same-module helpers) is paced by
+ * something other than the publishers: a timer tick (`handle_info(:stage, ..)`), a process lifecycle
+ * message (`:DOWN`, `:EXIT`, `:nodeup`), or start-up. Its fan-out runs at that pace, not the event rate.
+ */
+function pacedEntries(clause: Clause): boolean {
+  const mod = clause.fn.module;
+  const entries: Clause[] = [];
+  const seen = new Set<FunctionDef>();
+  const queue: FunctionDef[] = [clause.fn];
+  while (queue.length) {
+    const fn = queue.pop()!;
+    if (seen.has(fn) || seen.size > 20) continue;
+    seen.add(fn);
+    if (fn.isCallback) {
+      entries.push(...(fn === clause.fn ? [clause] : fn.clauses.filter((c) => c.calls.some((s) => seen.has(localTarget(s, mod)!)))));
+      continue;
+    }
+    let called = false;
+    for (const other of uniqueFunctions(mod))
+      for (const c of other.clauses)
+        if (c.calls.some((s) => !s.capture && localTarget(s, mod) === fn)) {
+          called = true;
+          if (other.isCallback) entries.push(c);
+          else queue.push(other);
+        }
+    if (!called) return false; // a public entry of its own: callers set the pace
+  }
+  return entries.length > 0 && entries.every(paced);
+}
+
+const LIFECYCLE = /^\{:(DOWN|EXIT|nodeup|nodedown|timeout)\b/;
+
+function paced(c: Clause): boolean {
+  const name = c.fn.name;
+  if (name === 'init' || name === 'handle_continue' || name === 'terminate') return true;
+  if (name !== 'handle_info') return false;
+  const msg = c.params[0];
+  if (!msg) return false;
+  return msg.type === 'atom' || LIFECYCLE.test(msg.text);
 }

@@ -1,16 +1,19 @@
 import { finding, where } from '../core/findings.js';
+import { fieldBoundInParams } from '../core/model/ets.js';
+import { fieldAccess, fnProcesses, isMany, zeroArityAtom } from '../core/model/ets-process.js';
 import {
   literalAtom,
   resolveModuleName,
   siteName,
   uniqueFunctions,
+  type CallSite,
   type Clause,
   type FunctionDef,
   type ModuleDef,
 } from '../core/model/module.js';
 import type { ProjectIndex } from '../core/model/project.js';
 import type { SyntaxNode } from '../core/parse.js';
-import { binaryOperator, callIdentifier, codeChildren, descendants, doBlock, keywordPairs, pipedInto } from '../core/query.js';
+import { binaryOperator, callIdentifier, codeChildren, descendants, doBlock, keywordPairs, keywordText, pipedInto } from '../core/query.js';
 import { addKeywordLaidOut, breakLongOneLiner, insertPipeStep, keywordPutNew, replaceNode } from '../core/rewrite.js';
 import type { Severity, Transform } from '../core/types.js';
 
@@ -37,15 +40,15 @@ interface Site {
 }
 
 const CRASHING_CALLS: Record<string, string> = {
-  'Task.Supervisor.async': 'Task.Supervisor.async/2 raises at the limit',
-  'Task.Supervisor.async_nolink': 'Task.Supervisor.async_nolink/2 raises at the limit',
+  'Task.Supervisor.async': 'raises a MatchError inside Task.Supervisor.async/2 at the limit',
+  'Task.Supervisor.async_nolink': 'raises a MatchError inside Task.Supervisor.async_nolink/2 at the limit',
 };
 const START_CHILD = new Set(['DynamicSupervisor.start_child', 'Task.Supervisor.start_child']);
 
 const rule: Transform<Options> = {
   id: 'supervisor-max-children',
   title: 'Dynamic supervisor without max_children',
-  severity: 'high',
+  severity: 'medium',
   seedRef: '9.1',
   fixSafety: 'review',
   options: {
@@ -57,6 +60,7 @@ const rule: Transform<Options> = {
       validate: (v) => (Number.isInteger(v) && (v as number) > 0 ? undefined : 'must be a positive integer'),
     },
   },
+  harm: `Children pile up without bound when the code starts one per call of a public function (a request, an event) and nothing upstream limits those calls: each is a live process holding memory and often a socket or a checkout. Reported only where the scanned code starts children under the supervisor (by name, an attribute, \`__MODULE__\`, a helper returning the name, or the state field holding its pid). Silent when no start is visible, when every start reuses an existing child (\`:already_started\`, a Registry or whereis lookup first: one per key) or runs only at start-up (from configuration). Medium when starts come from the callers of public functions, low when they run in one process or the options may already carry a limit; never high, because the load that makes it an outage is not in the code.`,
   risks: `Once the limit is reached, \`start_child\` returns \`{:error, :max_children}\` where it used to start one more child. The fix is offered only when every start site otpfix finds handles \`{:error, _}\`: check that those error paths are right for a full supervisor (shed, queue or retry later rather than report a bug), that no start site is hidden from otpfix (a name passed in a variable, code outside the scanned paths), and that the limit (the maxChildren option) fits what each child holds.`,
   explanation: `
 A \`DynamicSupervisor\` or \`Task.Supervisor\` starts a child for every \`start_child\` (or every
@@ -100,22 +104,18 @@ children = [{DynamicSupervisor, name: MyApp.WorkerSup, strategy: :one_for_one, m
     if (!/DynamicSupervisor|Task\.Supervisor/.test(file.text)) return [];
     return file.modules.flatMap((mod) =>
       sitesIn(mod)
-        .filter((s) => !hasLimit(s))
-        .flatMap((site) => {
-          const starts = site.name ? startSites(project).filter((c) => c.supervisorName === site.name) : [];
-          // A fixed set of children started once at boot is not a pile-up.
-          if (starts.length && starts.every((c) => c.boot)) return [];
-          const refusal = refusalOf(site, starts);
-          return [
-            finding(rule, file.path, {
-              node: site.node,
-              key: `${mod.name}:${site.how}:${site.supervisor}:${site.name ?? ordinal(mod, site)}`,
-              fixable: !refusal,
-              severity: severityOf(site, starts),
-              message: message(site, starts, refusal, options.maxChildren),
-              data: refusal ?? site,
-            }),
-          ];
+        .filter((s) => !hasLimit(s) && unboundedStarts(s, project).length > 0)
+        .map((site) => {
+          // Every start under this supervisor, bounded or not, must cope with the limit.
+          const refusal = refusalOf(site, startSites(project).filter((c) => c.supervisorName === site.name));
+          return finding(rule, file.path, {
+            node: site.node,
+            key: `${mod.name}:${site.how}:${site.supervisor}:${site.name ?? ordinal(mod, site)}`,
+            fixable: !refusal,
+            severity: severityOf(site, project),
+            message: message(site, project, refusal, options.maxChildren),
+            data: refusal ?? site,
+          });
         }),
     );
   },
@@ -149,9 +149,82 @@ function supervisorOf(node: SyntaxNode | undefined, mod: ModuleDef): Supervisor 
   return name === 'DynamicSupervisor' || name === 'Task.Supervisor' ? name : undefined;
 }
 
-function nameIn(opts: SyntaxNode | undefined, mod: ModuleDef): string | undefined {
+/**
+ * How a supervisor is reached, as a key shared by its definition and the calls starting children under
+ * it: a registered name (`name: MyApp.Sup`, `@name`, `__MODULE__`, `Keyword.put_new(opts, :name, X)`,
+ * `Keyword.get(opts, :name, X)`), a family of names built the same way (`:"pool_#{id}_sup"`), or the
+ * state field its pid is kept in (`{:ok, sup} = DynamicSupervisor.start_link(..)` then `%{sup: sup}`).
+ */
+function nameIn(opts: SyntaxNode | undefined, mod: ModuleDef, clause?: Clause): string | undefined {
+  if (!opts) return undefined;
   const value = keywordPairs(opts)?.find((p) => p.key === 'name')?.value;
-  return literalAtom(value, mod);
+  if (value) return nameKey(value, mod, clause);
+  // `opts |> Keyword.put_new(:name, X)`, `Keyword.put(opts, :name, X)`
+  for (const call of [opts, ...descendants(opts, ['call'])]) {
+    const target = call.childForFieldName('target')?.text;
+    if (!target || !/^Keyword\.(put|put_new)$/.test(target)) continue;
+    const args = codeChildren(call.namedChildren.find((c) => c.type === 'arguments') ?? call);
+    const piped = call.parent && binaryOperator(call.parent) === '|>' && call.parent.childForFieldName('right')?.id === call.id;
+    const [key, v] = piped ? args : args.slice(1);
+    if (key?.text === ':name' && v) return nameKey(v, mod, clause);
+  }
+  return undefined;
+}
+
+function nameKey(node: SyntaxNode, mod: ModuleDef, clause?: Clause, depth = 0): string | undefined {
+  const atom = literalAtom(node, mod);
+  if (atom !== undefined) return atom;
+  if (node.type === 'quoted_atom' && node.text.includes('#{')) return `~${node.text.replace(/#\{[^}]*\}/g, '#{}')}`;
+  if (node.type === 'call') {
+    // Keyword.get(opts, :name, X) / opts[:name] || X: the default is the name when nobody passes one.
+    const target = node.childForFieldName('target')?.text;
+    const args = codeChildren(node.namedChildren.find((c) => c.type === 'arguments') ?? node);
+    if (target === 'Keyword.get' && args[1]?.text === ':name' && args[2]) return nameKey(args[2], mod, clause, depth + 1);
+  }
+  if (binaryOperator(node) === '||') {
+    const right = node.childForFieldName('right');
+    if (right && /\[:name\]$/.test(node.childForFieldName('left')?.text ?? '')) return nameKey(right, mod, clause, depth + 1);
+  }
+  if (node.type === 'identifier' && clause?.body && depth < 3) {
+    let bound: SyntaxNode | undefined;
+    for (const eq of clause.body.descendantsOfType('binary_operator'))
+      if (binaryOperator(eq) === '=' && eq.startIndex < node.startIndex && eq.childForFieldName('left')?.text === node.text) bound = eq.childForFieldName('right') ?? undefined;
+    if (bound) return nameKey(bound, mod, clause, depth + 1);
+  }
+  return undefined;
+}
+
+/** `{:ok, sup} = DynamicSupervisor.start_link(..)` with `sup` stored under a state field: `field:Mod.f`. */
+function stateFieldOf(call: SyntaxNode, mod: ModuleDef, clause: Clause): string | undefined {
+  const parent = call.parent;
+  if (!parent || binaryOperator(parent) !== '=' || parent.childForFieldName('right')?.id !== call.id) return undefined;
+  const left = parent.childForFieldName('left');
+  const items = left?.type === 'tuple' ? codeChildren(left) : [];
+  if (items[0]?.text !== ':ok' || items[1]?.type !== 'identifier' || !clause.body) return undefined;
+  const variable = items[1].text;
+  for (const pair of clause.body.descendantsOfType('pair')) {
+    const value = pair.childForFieldName('value');
+    const key = pair.childForFieldName('key');
+    if (value?.type === 'identifier' && value.text === variable && key) return `field:${mod.name}.${keywordText(key)}`;
+  }
+  return undefined;
+}
+
+/** The supervisor a start call addresses, as a key comparable with nameIn/stateFieldOf. */
+function startTarget(project: ProjectIndex, arg: SyntaxNode | undefined, mod: ModuleDef, clause: Clause): string | undefined {
+  if (!arg) return undefined;
+  const key = nameKey(arg, mod, clause);
+  if (key) return key;
+  if (arg.type === 'call') {
+    const field = fieldAccess(arg);
+    if (field) return `field:${mod.name}.${field}`;
+    return zeroArityAtom(project, arg, mod);
+  }
+  if (arg.type === 'identifier') {
+    const field = fieldBoundInParams(arg.text, clause);
+    if (field) return `field:${mod.name}.${field}`;
+  }
+  return undefined;
 }
 
 /** Every place in the module where a dynamic supervisor is configured. */
@@ -164,8 +237,8 @@ function sitesIn(mod: ModuleDef): Site[] {
         const items = codeChildren(node);
         if (node.type === 'tuple') {
           const supervisor = supervisorOf(items[0], mod);
-          if (supervisor && items.length === 2 && !['atom', 'quoted_atom', 'string', 'integer', 'boolean', 'nil'].includes(items[1].type))
-            sites.push({ node, supervisor, how: 'child spec', opts: items[1], name: nameIn(items[1], mod), clause });
+          if (supervisor && items.length === 2)
+            sites.push({ node, supervisor, how: 'child spec', opts: items[1], name: nameIn(items[1], mod, clause), clause });
         } else
           for (const item of items)
             if (isBareChild(item, mod)) sites.push({ node: item, supervisor: supervisorOf(item, mod)!, how: 'child spec', clause });
@@ -182,7 +255,7 @@ function sitesIn(mod: ModuleDef): Site[] {
             how: 'start_link',
             opts: site.args[0],
             emptyArgs: site.arity === 0 && args ? args : undefined,
-            name: nameIn(site.args[0], mod),
+            name: nameIn(site.args[0], mod, clause) ?? stateFieldOf(site.node, mod, clause),
             piped: !!site.args[0] && pipedInto(site.node)?.id === site.args[0].id,
             clause,
           });
@@ -232,45 +305,82 @@ function ordinal(mod: ModuleDef, site: Site): number {
 interface StartSite {
   supervisorName: string;
   where: string;
-  /** Why this call site does not cope with `{:error, :max_children}`; undefined when it handles it. */
+  /** Why this call site crashes once the limit is reached; undefined when it handles the error. */
   crash?: string;
-  /** In init/1 or Application.start/2 and outside any loop: a fixed set of children started at boot. */
-  boot: boolean;
+  fn: FunctionDef;
+  /** Why this start does not add children without bound (one per key, only at start-up); undefined when it can. */
+  bounded?: string;
+  /** Runs in the callers of a public function (many processes, e.g. one per request). */
+  fromCallers: boolean;
+  fireAndForget: boolean;
 }
 
 const STARTING_CALLS = new Set([...START_CHILD, ...Object.keys(CRASHING_CALLS), 'Task.Supervisor.async_stream', 'Task.Supervisor.async_stream_nolink']);
 
-/** Every call, project-wide, that starts a child under a named supervisor, and whether it copes with the limit. */
+/**
+ * Every call, project-wide, that starts a child under a named supervisor: the name
+ * given literally, by an attribute, `__MODULE__` or a zero-arity helper returning it.
+ */
 function startSites(project: ProjectIndex): StartSite[] {
-  return project.perFile('supervisor-max-children:start-sites', (file) => {
-    const found: StartSite[] = [];
-    if (!/DynamicSupervisor|Task\.Supervisor/.test(file.text)) return found;
-    for (const mod of file.modules)
-      for (const fn of uniqueFunctions(mod))
-        for (const clause of fn.clauses)
-          for (const site of clause.calls) {
-            const name = siteName(site);
-            if (site.capture || !STARTING_CALLS.has(name)) continue;
-            const supervisorName = literalAtom(site.args[0], mod);
-            if (!supervisorName) continue;
-            const crash =
-              CRASHING_CALLS[name] ??
-              (name.includes('async_stream') ? 'raises inside the stream at the limit' : resultHandling(site.node, clause, project, 0));
-            found.push({ supervisorName, where: where(file.relPath, site.node), crash, boot: bootOnly(site.node, clause) });
-          }
-    return found;
-  }).flat();
+  return project.memo('supervisor-max-children:start-sites', () =>
+    project
+      .perFile('supervisor-max-children:start-calls', (file) => {
+        const found: Array<{ supervisorName: string; where: string; fn: FunctionDef; clause: Clause; site: CallSite; name: string }> = [];
+        if (!/DynamicSupervisor|Task\.Supervisor/.test(file.text)) return found;
+        for (const mod of file.modules)
+          for (const fn of uniqueFunctions(mod))
+            for (const clause of fn.clauses)
+              for (const site of clause.calls) {
+                const name = siteName(site);
+                if (site.capture || !STARTING_CALLS.has(name)) continue;
+                const supervisorName = startTarget(project, site.args[0], mod, clause);
+                if (!supervisorName) continue;
+                found.push({ supervisorName, where: where(file.relPath, site.node), fn, clause, site, name });
+              }
+        return found;
+      })
+      .flat()
+      .map(({ supervisorName, where, fn, clause, site, name }) => {
+        const procs = fnProcesses(project, fn);
+        // Follows the result to other files' callers: computed per index, not cached per file.
+        const crash =
+          CRASHING_CALLS[name] ??
+          (name.includes('async_stream') ? 'raises inside the stream at the limit' : resultHandling(site.node, clause, project, 0));
+        return {
+          supervisorName,
+          where,
+          crash,
+          fn,
+          bounded: boundedStart(fn, clause, site.node),
+          fromCallers: isMany(procs),
+          fireAndForget: name === 'Task.Supervisor.start_child' || name === 'Task.Supervisor.async_nolink',
+        };
+      }),
+  );
 }
 
-/** A start made once at boot: directly in init/1 or start/2, not in a loop or a fn. */
-function bootOnly(call: SyntaxNode, clause: Clause): boolean {
-  const { name, arity, module } = clause.fn;
-  const boot =
-    (name === 'start' && arity === 2 && module.kinds.has('application')) || (name === 'init' && arity === 1 && clause.fn.isCallback);
-  if (!boot) return false;
-  for (let n = call.parent; n && n.id !== clause.body?.id; n = n.parent)
-    if (n.type === 'anonymous_function' || callIdentifier(n) === 'for') return false;
-  return true;
+const STARTUP = /^(init|start|start_link|child_spec|handle_continue)$/;
+
+/**
+ * A start that cannot add children without bound: one child per key (the code looks the key up first,
+ * or takes `{:error, {:already_started, pid}}` as success), or a start made only while the system
+ * starts (init/1, Application.start/2), from configuration.
+ */
+function boundedStart(fn: FunctionDef, clause: Clause, call: SyntaxNode): string | undefined {
+  const body = clause.body?.text ?? '';
+  if (/\balready_started\b/.test(body)) return 'one child per key: an existing child is reused (:already_started)';
+  const before = body.slice(0, Math.max(0, call.startIndex - (clause.body?.startIndex ?? 0)));
+  if (/\b(Registry\.lookup|:global\.whereis_name|GenServer\.whereis|Process\.whereis)\(/.test(before))
+    return 'one child per key: the code looks the key up before starting one';
+  if ((fn.isCallback && STARTUP.test(fn.name)) || (fn.name === 'start' && fn.arity === 2 && fn.module.kinds.has('application')))
+    return 'started only at start-up';
+  return undefined;
+}
+
+/** The visible starts under this site's supervisor that can add children without bound. */
+function unboundedStarts(site: Site, project: ProjectIndex): StartSite[] {
+  if (!site.name) return [];
+  return startSites(project).filter((c) => c.supervisorName === site.name && !c.bounded);
 }
 
 const FAILING = new Set(['raise', 'reraise', 'exit', 'throw']);
@@ -410,17 +520,18 @@ function refusalOf(site: Site, starts: StartSite[]): string | undefined {
 }
 
 /**
- * High when the project visibly starts children under this supervisor outside boot; medium when it
- * cannot see who starts them (a library, or starts through a variable); low when the options come
- * from a variable that may already carry a limit.
+ * Never high: an unbounded supervisor is an outage only under a load otpfix cannot see. Medium when
+ * children are started from the callers of a public function (one per request or event, nothing
+ * waits for them); low when the options come from a variable that may already carry a limit or the
+ * starts run in one process.
  */
-function severityOf(site: Site, starts: StartSite[]): Severity {
+function severityOf(site: Site, project: ProjectIndex): Severity {
   if (site.opts && !keywordPairs(site.opts)) return 'low';
-  return starts.length ? 'high' : 'medium';
+  return unboundedStarts(site, project).some((c) => c.fromCallers) ? 'medium' : 'low';
 }
 
-function message(site: Site, starts: StartSite[], refusal: string | undefined, limit: number): string {
-  const who = site.name ? `${site.supervisor} ${site.name}` : `this ${site.supervisor}`;
+function message(site: Site, project: ProjectIndex, refusal: string | undefined, limit: number): string {
+  const who = site.name && !/^(~|field:)/.test(site.name) ? `${site.supervisor} ${site.name}` : `this ${site.supervisor}`;
   const where =
     site.how === 'init'
       ? 'DynamicSupervisor.init/1 sets no :max_children'
@@ -430,9 +541,15 @@ function message(site: Site, starts: StartSite[], refusal: string | undefined, l
   let text = `${who} can start children without bound: ${where}. Under load every child is a live process holding its own memory and resources.`;
   if (site.opts && !keywordPairs(site.opts))
     text += ` Its options come from \`${site.opts.text}\`; if they never carry :max_children, the limit is missing.`;
-  if (starts.length) text += ` Children are started at ${starts.slice(0, 3).map((c) => c.where).join(', ')}${starts.length > 3 ? ` and ${starts.length - 3} more places` : ''}.`;
+  const starts = unboundedStarts(site, project);
+  text += ` Children are started at ${starts.slice(0, 3).map((c) => c.where).join(', ')}${starts.length > 3 ? ` and ${starts.length - 3} more places` : ''}`;
+  const callers = starts.filter((c) => c.fromCallers);
+  text += callers.length
+    ? `, ${callers.length === starts.length ? 'all' : 'some'} in the callers of public functions (one child per call${callers.some((c) => c.fireAndForget) ? ', and nobody waits for the task' : ''}).`
+    : '.';
+  text += ' It is real when those calls are driven by external input (requests, messages) with no limit upstream; harmless when there is one child per tenant, session or configured item.';
   if (refusal)
     text += ` Not rewritten: ${refusal}. By hand: make every start site handle {:error, :max_children} (shed the work, queue it, or retry later; Task.Supervisor.async, async_nolink and async_stream raise at the limit, so use start_child and check its result), then set max_children sized from what each child holds.`;
-  else text += ` Fix: max_children: ${limit} (the rule's maxChildren option); every start site above already handles {:error, _}.`;
+  else text += ` Fix: max_children: ${limit} (the rule's maxChildren option); every start site handles {:error, _}.`;
   return text;
 }

@@ -10,6 +10,8 @@ import {
   type SyncCall,
   type Target,
 } from '../core/model/calls.js';
+import { formatMs, parseTimeout } from '../core/model/library.js';
+import { clauseHolding, combinePaths, exitCaught, functionPath, pathInClause, type PathInfo } from '../core/model/paths.js';
 import { isProcessModule, uniqueFunctions, type FunctionDef, type ModuleDef } from '../core/model/module.js';
 import type { ProjectIndex } from '../core/model/project.js';
 import type { SyntaxNode } from '../core/parse.js';
@@ -65,12 +67,13 @@ end
 
   detect({ file, project }) {
     const out: Finding[] = [];
-    for (const mod of file.modules) {
+    for (const mod of [...file.modules, ...(file.injected ?? [])]) {
       if (!isProcessModule(mod)) continue;
+      // One finding per root cause: the call that waits (the primitive, wherever it is written) and
+      // the server it reaches; every callback and call site that leads to it is a related location.
+      const groups = new Map<string, Array<{ fn: FunctionDef; node: SyntaxNode; severity: Finding['severity']; message: string; via: string }>>();
       for (const fn of uniqueFunctions(mod)) {
-        if (!fn.isCallback) continue;
-        // One finding per call written in the callback and server reached, the worst path kept.
-        const best = new Map<string, { node: SyntaxNode; severity: Finding['severity']; message: string }>();
+        if (!fn.isCallback || skipped(fn, mod)) continue;
         for (const call of syncCallsOf(fn, project)) {
           if (isSelf(call.target, mod, project)) continue;
           const server = serverOf(call, call.target, mod, project);
@@ -78,16 +81,62 @@ end
           if (!verdict) continue;
           const entry = entrySite(call);
           const to = server ? server.module.name : `${call.target.kind}:${call.target.kind === 'unknown' ? call.target.text : ''}`;
-          const key = `${mod.name}.${fn.name}/${fn.arity}:${entry.node.text.replace(/\s+/g, ' ').slice(0, 80)}:${to}`;
-          const known = best.get(key);
-          if (!known || SEVERITY_RANK[verdict.severity] < SEVERITY_RANK[known.severity]) best.set(key, { node: entry.node, ...verdict });
+          const key = `${mod.name}:${call.site.node.startIndex}@${call.clause.fn.module.name}.${call.clause.fn.name}:${to}`;
+          const list = groups.get(key) ?? [];
+          if (!list.some((x) => x.node.id === entry.node.id)) list.push({ fn, node: entry.node, ...verdict, via: `${call.clause.fn.module.name}.${call.clause.fn.name}/${call.clause.fn.arity}→${to}` });
+          groups.set(key, list);
         }
-        for (const [key, v] of best) out.push(finding(rule, file.path, { node: v.node, key, fixable: false, severity: v.severity, message: v.message }));
+      }
+      for (const list of groups.values()) {
+        const sorted = [...list].sort((a, b) => SEVERITY_RANK[a.severity] - SEVERITY_RANK[b.severity] || a.node.startIndex - b.node.startIndex);
+        const [main, ...rest] = sorted;
+        const f = finding(rule, file.path, {
+          node: main.node,
+          // The entry call and where it ends: two calls reached through one helper call stay two keys.
+          key: `${mod.name}.${main.fn.name}/${main.fn.arity}:${main.node.text.replace(/\s+/g, ' ').slice(0, 80)}:${main.via}`,
+          fixable: false,
+          severity: main.severity,
+          message: main.message + (rest.length ? ` The same call is reached from ${rest.length} more place${rest.length > 1 ? 's' : ''} (related locations).` : ''),
+        });
+        if (rest.length)
+          f.related = rest.map((r) => ({ file: file.path, start: r.node.startIndex, end: r.node.endIndex, message: `${r.fn.name}/${r.fn.arity} reaches the same call here` }));
+        out.push(f);
       }
     }
     return out;
   },
 };
+
+/**
+ * Left to other rules or by design: init/1 of a GenServer is blocking-init's; terminate/2 waiting on
+ * other processes is shutdown sequencing, bounded by the supervisor's shutdown timeout.
+ */
+function skipped(fn: FunctionDef, mod: ModuleDef): boolean {
+  if (fn.name === 'terminate' && fn.arity === 2) return true;
+  return fn.name === 'init' && fn.arity === 1 && (mod.kinds.has('genserver') || mod.kinds.has('gen_stage'));
+}
+
+/** The path from the callback to the primitive, through every hop. */
+function callPath(call: SyncCall): PathInfo {
+  const steps: PathInfo[] = [];
+  call.hops.forEach((hop, i) => {
+    const clause = clauseHolding(hop.fn, hop.site.node);
+    if (i > 0) steps.push(functionPath(hop.fn));
+    if (clause) steps.push(pathInClause(hop.site.node, clause));
+  });
+  if (call.hops.length) steps.push(functionPath(call.clause.fn));
+  steps.push(pathInClause(call.site.node, call.clause));
+  return combinePaths(steps);
+}
+
+/** Whether an exit of the call is caught somewhere between the callback and the primitive. */
+function caught(call: SyncCall): boolean {
+  if (exitCaught(call.site.node, call.clause.node)) return true;
+  return call.hops.some((hop) => {
+    const clause = clauseHolding(hop.fn, hop.site.node);
+    return !!clause && exitCaught(hop.site.node, clause.node);
+  });
+}
 
 export default rule;
 
@@ -108,16 +157,40 @@ function judge(
   project: ProjectIndex,
 ): { severity: Finding['severity']; message: string } | undefined {
   const via = call.hops.length ? ` through ${describeHops(call)}` : ` (${call.primitive})`;
-  const forever = call.timeout?.text === ':infinity';
+  const t = call.timeout ? parseTimeout(call.timeout.text) : 5000;
+  const forever = t === 'infinity';
+  const bound = t === undefined ? `its timeout (${call.timeout!.text.trim()})` : forever ? '' : `the timeout (${formatMs(t)}${call.timeout ? '' : ', the default'})`;
+  const isCaught = caught(call);
   const wait = forever
     ? 'forever (the call has no timeout)'
-    : `until the timeout (${call.timeout?.text ?? '5000'} ms), and then the call exits and crashes ${mod.name}`;
+    : isCaught
+      ? `until ${bound}; the exit is caught, so it does not crash`
+      : `until ${bound}, and then the call exits and crashes ${mod.name}`;
+  const path = callPath(call);
+  const rare = path.kind !== 'normal';
+  const verdict = judgeOn(call, fn, mod, server, project, via, wait, forever);
+  if (!verdict) return undefined;
+  if (!rare) return verdict;
+  return { severity: 'low', message: `${verdict.message} This call is only made on a rare path (${path.why}), not on every ${fn.name}, so it is reported as low.` };
+}
+
+function judgeOn(
+  call: SyncCall,
+  fn: FunctionDef,
+  mod: ModuleDef,
+  server: Server | undefined,
+  project: ProjectIndex,
+  via: string,
+  wait: string,
+  forever: boolean,
+): { severity: Finding['severity']; message: string } | undefined {
   const runs = `${fn.name}/${fn.arity} runs in ${mod.name}'s process`;
   const loop = call.loop ? ', once per element of a collection' : '';
   if (!server) {
     if (!call.loop) return undefined;
+    // The target is not resolved: plausible, not proven (the collection may be small and bounded).
     return {
-      severity: 'medium',
+      severity: 'low',
       message: `${runs} and calls ${describe(call.target)}${via}${loop}: the server serves no one while it waits for each answer, and one slow process stalls it ${wait} (a dead one makes the call exit at once). Make the calls from a task, or in parallel with a bounded timeout.`,
     };
   }
@@ -126,7 +199,7 @@ function judge(
     // Another instance of this module (the request is answered by this module's handle_call).
     return {
       severity: 'medium',
-      message: `${runs} and calls another ${mod.name} process${via} with ${requestLabel(call.request)}${loop}; its handle_call answers it. If that process calls this one at the same time, each waits for the other ${forever ? 'forever' : `until the timeout (${call.timeout?.text ?? '5000'} ms), and both crash`}.`,
+      message: `${runs} and calls another ${mod.name} process${via} with ${requestLabel(call.request)}${loop}; its handle_call answers it. If that process calls this one at the same time, each waits for the other ${wait}.`,
     };
   }
   const back = callsBack(other, mod, project);

@@ -1,4 +1,4 @@
-import { DEFER_OPTION_SPECS, deferralEdits, planDeferral } from '../core/deferred.js';
+import { DEFER_OPTION_SPECS, deferralBlocker, deferralEdits, planDeferral } from '../core/deferred.js';
 import { fnLabel, finding } from '../core/findings.js';
 import { cachedPatterns, codeBlocking, describeBlocking, type BlockingCall } from '../core/model/blocking.js';
 import type { Clause } from '../core/model/module.js';
@@ -24,7 +24,7 @@ const rule: Transform<Options> = {
   severity: 'medium',
   fixSafety: 'review',
   risks:
-    'The awaited work now finishes after the callback returns: messages the server handles in between see the state from before the work. If the task fails, the failure is logged by the Task.Supervisor and the state is left as it was (before, the server itself crashed on a failed or timed-out await).',
+    'The awaited work now finishes after the callback returns: messages the server handles in between see the state from before the work. If the task fails, the failure is logged by the Task.Supervisor and the state is left as it was (before, the server itself crashed on a failed or timed-out await, and was restarted). A periodic clause now skips a tick while its last run is still going, and keeps the running task\'s monitor in the state under a new key (`:<message>_task`): code that inspects the whole state map sees it.',
   options: {
     ...DEFER_OPTION_SPECS,
   },
@@ -41,7 +41,12 @@ In \`handle_call\` this is reported by \`blocking-handle-call\`, and in \`init/1
 When the callback then changes the state with the result, the task sends the result back and a new
 \`handle_info\` clause (before any catch-all) does that part in the server. A task that fails is logged
 by the Task.Supervisor and leaves the state as it was; when the supervisor is at \`max_children\`, the
-work is dropped with a \`Logger.warning\`. By hand, the idiomatic alternative is
+work is dropped with a \`Logger.warning\`. A periodic clause (a \`handle_info\` that reschedules its own message with \`Process.send_after\`)
+keeps its loop: the reschedule runs before the work starts (moved there when it came after the work),
+one run goes at a time (a tick that comes while the last run is still going is skipped; the run's
+monitor is kept in the state map), and a run that crashes or cannot start is logged and the next tick
+runs as usual. A struct state is left alone (otpfix does not add fields to structs).
+By hand, the idiomatic alternative is
 \`Task.Supervisor.async_nolink/2\` plus \`handle_info({ref, result}, state)\` and
 \`handle_info({:DOWN, ref, :process, _, reason}, state)\`, keeping the task ref in the state.
 
@@ -78,7 +83,7 @@ end
 \`\`\`
 `,
 
-  detect({ file, project }) {
+  detect({ file, project, options }) {
     if (!file.text.includes('Task.')) return [];
     const patterns = cachedPatterns(project, AWAITS);
     const out: Finding[] = [];
@@ -91,17 +96,17 @@ end
           if (!clause.body) continue;
           const evidence = codeBlocking(clause, clause.body, patterns, project, false);
           if (!evidence.length) continue;
-          const plan = planDeferral(clause, evidence, patterns, 'noreply', project);
+          const blocker = deferralBlocker(planDeferral(clause, evidence, patterns, 'noreply', project), project, options);
           const msg = clause.params[0]?.text.replace(/\s+/g, ' ') ?? '';
           out.push(
             finding(rule, file.path, {
               node: clause.head,
               key: `${fnLabel(fn)}:${msg}${clause.guard ? ` when ${clause.guard.text}` : ''}`,
-              fixable: !('reason' in plan),
+              fixable: !blocker,
               message:
                 `${fn.name}(${msg}, ...) makes the ${mod.name} process wait on ${evidence.slice(0, 3).map(describeBlocking).join(', ')}: ` +
                 `the work runs concurrently, but the server blocks until it ends and every message behind it waits; a timed-out await crashes the server.` +
-                ('reason' in plan ? ` Not rewritten automatically: ${plan.reason}.` : ''),
+                (blocker ? ` Not rewritten automatically: ${blocker}.` : ''),
               data: { clause, evidence } satisfies Data,
             }),
           );

@@ -14,9 +14,9 @@ const ITERATING = /^(Enum\.(each|map|flat_map|reduce|reduce_while|map_reduce|fil
 
 /** Modules of pure data functions: calling them per element costs little. */
 const PURE = /^(Enum|Map|Keyword|List|String|MapSet|Tuple|Integer|Float|Atom|Kernel|Access|Stream|Range|Date|DateTime|NaiveDateTime|Time|Path|URI|Base|Bitwise|Regex|:lists|:maps|:string|:erlang|:binary|:math|:queue|:sets|:gb_sets|:gb_trees|:orddict|:proplists)$/;
-/** Per-element calls that touch other processes, tables or the outside world. */
 /** Per-element calls that wait (another process, the disk, the network): each costs a round trip. */
 const WAITING = /^(GenServer\.(call|multi_call)|DynamicSupervisor\.|Supervisor\.|Task\.(await|yield|async)|.*Repo\.|File\.|:gen_tcp\.|:ssl\.|Finch\.|Req\.|HTTPoison\.|Tesla\.|:httpc\.|:rpc\.|:erpc\.)/;
+/** Per-element calls that touch other processes, tables or the outside world. */
 const HEAVY = /^(:ets\.(insert|insert_new|delete|update_counter|update_element|select_delete|match_delete)|Process\.(monitor|link|demonitor|exit)|GenServer\.|Registry\.(register|unregister)|DynamicSupervisor\.|Supervisor\.|Task\.|send$|Kernel\.send$|.*Repo\.|File\.|:gen_tcp\.|:ssl\.|Finch\.|Req\.|HTTPoison\.|Tesla\.|:httpc\.)/;
 
 interface Evidence {

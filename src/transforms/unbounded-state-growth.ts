@@ -56,6 +56,9 @@ end
         if (!grows.length || writes.some((w) => w.kind === 'shrink' || w.kind === 'set') || sizeChecked(mod, field) || removedSomewhere(mod, field)) continue;
         const first = grows[0];
         const keyedOnly = grows.every((w) => /^(keyed insert|set insert|merge)\b/.test(w.how ?? ''));
+        // Keyed by a small domain (table ids, module names, test types) a map stays bounded; keyed by
+        // process ids or refs it gains an entry per process that ever showed up and keeps the dead ones.
+        if (keyedOnly && !grows.some(keyedByProcess)) continue;
         const where = [...new Set(grows.map((w) => fnLabel(w.clause.fn)))];
         out.push(
           finding(rule, file.path, {
@@ -67,7 +70,7 @@ end
               `state.${field} of ${mod.name} only grows: ${where.join(', ')} add${where.length === 1 ? 's' : ''} to it (${[...new Set(grows.map((w) => w.how))].join(', ')}) ` +
               `and no code in the module removes from it, trims it or resets it. The server's heap grows with every such message for as long as the process lives. ` +
               (keyedOnly
-                ? `It is bounded by the number of distinct keys: real if keys come from requests (ids, refs, pids), harmless for a small fixed set.`
+                ? `It is keyed by process ids or references, so every process that ever registers leaves an entry behind unless its exit removes it: remove the entry on its :DOWN (monitor it).`
                 : `Cap it (Enum.take), expire entries on a timer, or remove them when their owner goes away.`),
           }),
         );
@@ -86,4 +89,10 @@ function afterStart(mod: ModuleDef): Set<FunctionDef> {
   const queue = [...roots];
   while (queue.length) for (const next of sameProcessCallees(queue.pop()!)) if (!seen.has(next)) (seen.add(next), queue.push(next));
   return seen;
+}
+
+/** A keyed insert whose key is a pid or a reference (`client_pid`, `ref`, `from`, `self()`, `Process.monitor(..)`). */
+function keyedByProcess(w: FieldWrite): boolean {
+  const key = w.key?.text ?? '';
+  return /^(from|self\(\)|make_ref\(\)|Process\.monitor\(.*\)|[a-z_]*(pid|ref)s?)$/.test(key) || /^\{?_?[a-z_]*pid\b/.test(key);
 }

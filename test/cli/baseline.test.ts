@@ -58,7 +58,10 @@ describe('baseline', () => {
       '  def start_tasks do\n    Task.Supervisor.start_link(name: MyApp.Tasks)\n    Task.Supervisor.start_link(name: MyApp.Tasks)\n',
     );
     expect(more).not.toBe(POOL);
-    project.write('lib/pool.ex', `${more}\ndefmodule MyApp.Other do\n  def start do\n    Task.Supervisor.start_link(name: MyApp.OtherTasks)\n  end\nend\n`);
+    project.write(
+      'lib/pool.ex',
+      `${more}\ndefmodule MyApp.Other do\n  def start do\n    Task.Supervisor.start_link(name: MyApp.OtherTasks)\n  end\n\n  def run(fun), do: Task.Supervisor.start_child(MyApp.OtherTasks, fun)\nend\n`,
+    );
     const run = await scan('--baseline', 'b.json');
     expect(run.code).toBe(1);
     expect(run.findings.length).toBe(2);
@@ -70,12 +73,16 @@ describe('baseline', () => {
     // The same code moved into another function is a new finding there.
     project.write('lib/pool.ex', POOL.replace('def start_tasks do', 'def start_workers do'));
     const moved = await scan('--baseline', 'b.json');
-    expect(moved.findings.map((f) => f.line)).toEqual([7]);
+    const line = POOL.split('\n').findIndex((l) => l.includes('Task.Supervisor.start_link')) + 1;
+    expect(moved.findings.map((f) => f.line)).toEqual([line]);
   });
 
   it('fix --baseline rewrites only the new findings', async () => {
     await runCli(['scan', 'lib', '--write-baseline', 'b.json'], project.dir);
-    project.write('lib/extra.ex', 'defmodule MyApp.Extra do\n  def start do\n    Task.Supervisor.start_link(name: MyApp.Extra)\n  end\nend\n');
+    project.write(
+      'lib/extra.ex',
+      'defmodule MyApp.Extra do\n  def start do\n    Task.Supervisor.start_link(name: MyApp.Extra)\n  end\n\n  def run(fun) do\n    case Task.Supervisor.start_child(MyApp.Extra, fun) do\n      {:ok, _pid} -> :ok\n      {:error, _reason} -> :busy\n    end\n  end\nend\n',
+    );
     const dry = await runCli(['fix', '--dry-run', 'lib', '--baseline', 'b.json'], project.dir);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain('lib/extra.ex');

@@ -74,7 +74,7 @@ describe('severity overrides and options', () => {
 describe('include and exclude', () => {
   const files = {
     'lib/pool.ex': POOL,
-    'lib/legacy/old_pool.ex': POOL.replace('MyApp.Pool', 'MyApp.OldPool').replace('MyApp.Tasks', 'MyApp.OldTasks'),
+    'lib/legacy/old_pool.ex': POOL.replace(/MyApp\.Pool/g, 'MyApp.OldPool').replace(/MyApp\.Tasks/g, 'MyApp.OldTasks'),
     'scripts/pool.exs': POOL,
     'lib/clean.ex': CLEAN,
   };

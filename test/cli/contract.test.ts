@@ -40,7 +40,7 @@ describe('otpfix scan', () => {
     expect(json.version).toBe(1);
     const f = json.findings.find((x: { ruleId: string }) => x.ruleId === 'supervisor-max-children');
     expect(Object.keys(f).sort()).toEqual(['column', 'endColumn', 'endLine', 'file', 'fixable', 'line', 'message', 'ruleId', 'severity'].sort());
-    expect(f).toMatchObject({ file: path.join('lib', 'shop', 'application.ex'), line: 10, column: 7, severity: 'high', fixable: true });
+    expect(f).toMatchObject({ file: path.join('lib', 'shop', 'application.ex'), line: 10, column: 7, severity: 'medium', fixable: true });
     expect(json.summary.findings).toBe(json.findings.length);
   });
 

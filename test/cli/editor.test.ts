@@ -39,7 +39,8 @@ describe('editWithEditor', () => {
     delete process.env.VISUAL;
     process.env.EDITOR = p.path('fail.sh');
     expect(await editWithEditor(target)).toEqual({ error: expect.stringContaining('exited with 1; the edit was discarded') });
-    process.env.EDITOR = p.path('no-such-editor');
+    // The shell's own "not found" goes to /dev/null, so the test run's output stays clean.
+    process.env.EDITOR = `${p.path('no-such-editor')} 2>/dev/null`;
     expect(await editWithEditor(target)).toEqual({ error: expect.stringContaining('was not found (set $VISUAL or $EDITOR)') });
   });
 });

@@ -74,7 +74,7 @@ describe('choices', () => {
     expect(p.file('lib/app.ex')).toBe(APP);
     expect(p.file('lib/pool.ex')).toContain(POOL_DS_FIXED);
     expect(p.file('lib/pool.ex')).not.toContain(POOL_TASK_FIXED);
-    expect(s.out).toContain('Dynamic supervisor without max_children [supervisor-max-children, high]  lib/app.ex:8:7');
+    expect(s.out).toContain('Dynamic supervisor without max_children [supervisor-max-children, medium]  lib/app.ex:8:7');
     expect(s.out).toContain('DynamicSupervisor MyApp.Sessions can start children without bound');
     // Old and new line numbers beside the diff.
     expect(s.out).toMatch(/^ {3}8 {6}- {6}\{DynamicSupervisor, name: MyApp\.Sessions/m);

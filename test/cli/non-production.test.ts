@@ -28,7 +28,7 @@ describe('non-production code', () => {
     const prod = findings.find((f) => f.file === 'lib/my_app/application.ex')!;
     const test = findings.find((f) => f.file === 'test/support/app_case.ex')!;
     const example = findings.find((f) => f.file === 'examples/demo/lib/application.ex')!;
-    expect(prod.severity).toBe('high');
+    expect(prod.severity).toBe('medium');
     expect(prod.fixable).toBe(true);
     expect(test).toMatchObject({ severity: 'info', fixable: false });
     expect(test.message).toContain('In test code: reported as info and not rewritten');
@@ -45,11 +45,11 @@ describe('non-production code', () => {
   it('--non-production full treats it as production code; off drops it; the config says the same', async () => {
     const full = await findingsOf(['test', '--non-production', 'full', '--rule', 'supervisor-max-children']);
     expect(full).toHaveLength(1);
-    expect(full[0]).toMatchObject({ severity: 'high', fixable: true });
+    expect(full[0]).toMatchObject({ severity: 'medium', fixable: true });
     expect(await findingsOf(['test', '--non-production', 'off'])).toEqual([]);
     writeFileSync(path.join(project.dir, 'otpfix-full.json'), JSON.stringify({ nonProductionCode: 'full' }));
     const configured = await findingsOf(['test', '--config', 'otpfix-full.json', '--rule', 'supervisor-max-children']);
-    expect(configured[0]).toMatchObject({ severity: 'high' });
+    expect(configured[0]).toMatchObject({ severity: 'medium' });
     writeFileSync(path.join(project.dir, 'otpfix-bad.json'), JSON.stringify({ nonProductionCode: 'sometimes' }));
     const bad = await runCli(['scan', 'test', '--config', 'otpfix-bad.json'], project.dir);
     expect(bad.code).toBe(2);

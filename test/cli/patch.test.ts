@@ -18,6 +18,7 @@ const FILES = {
   'lib/pool crlf.ex': POOL.replace(/\n/g, '\r\n'), // CRLF line endings, a space in the name
   'lib/no_eol.ex': POOL.replace('MyApp.Pool', 'MyApp.NoEol').replace(/\n$/, ''), // no trailing newline
   'lib/work.ex': WORK,
+  'lib/work_no_eol.ex': WORK.replace('MyApp.Work', 'MyApp.WorkNoEol').replaceAll('MyApp.Pool', 'MyApp.NoEol'), // handles NoEol's starts
   'lib/clean.ex': CLEAN,
 };
 

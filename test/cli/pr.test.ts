@@ -297,7 +297,7 @@ describe('otpfix pr', () => {
     expect(bad.err).toMatch(/otpfix\/lib-shop-application\.ex: push to nowhere failed/);
   });
 
-  it('--open-pr runs gh pr create per pushed branch, and says so when gh is missing', async () => {
+  it('--open-pr runs gh pr create per pushed branch, and refuses to start when gh is missing', async () => {
     const repo = makeRepo();
     const remote = path.join(root, `remote${counter++}.git`);
     git(root, 'init', '--quiet', '--bare', remote);
@@ -325,14 +325,15 @@ echo "https://github.example/acme/shop/pull/7"
     expect(readFileSync(`${log}.body`, 'utf8')).toBe(readFileSync(path.join(bodies, `otpfix-${RULE}.md`), 'utf8'));
     expect(run.err).toContain(`opened pull request for ${BRANCH}: https://github.example/acme/shop/pull/7`);
 
-    // No gh on PATH (only git): the branches are still made and pushed; the run says what to do.
+    // No gh on PATH (only git): refused before anything is made or pushed, not a silent success.
     const gitOnly = path.join(root, `gitonly${counter++}`);
     mkdirSync(gitOnly);
     symlinkSync(execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim(), path.join(gitOnly, 'git'));
-    const noGh = await otpfix(repo, ['--force', '--push', 'origin', '--open-pr'], { PATH: gitOnly });
-    expect(noGh.code, noGh.err).toBe(0);
-    expect(noGh.err).toContain('gh (the GitHub CLI) is not on PATH, so no pull request was opened');
-    expect(git(remote, 'rev-parse', BRANCH)).toBe(git(repo, 'rev-parse', BRANCH));
+    const noGh = await otpfix(repo, ['--branch-prefix', 'nogh/', '--push', 'origin', '--open-pr'], { PATH: gitOnly });
+    expect(noGh.code, noGh.err).toBe(3);
+    expect(noGh.err).toContain('otpfix: --open-pr needs gh (the GitHub CLI), which is not on PATH; nothing was made or pushed');
+    expect(git(repo, 'branch', '--list', 'nogh/*')).toBe('');
+    expect(git(remote, 'branch', '--list', 'nogh/*')).toBe('');
 
     // gh fails (e.g. not logged in): reported for the branch, exit 1, the rest of the run done.
     writeFileSync(path.join(fakeBin, 'gh'), '#!/bin/sh\necho "To get started with GitHub CLI, please run:  gh auth login" >&2\nexit 4\n');

@@ -27,6 +27,35 @@ const NEXT_LINE = `defmodule MyApp.Pools do
     # otpfix:disable-next-line ${RULE}
     "; DynamicSupervisor.start_link(name: MyApp.D, strategy: :one_for_one)
   end
+
+  # Children started under each, handling {:error, _}: B and D are reported and fixable.
+  def run_a(spec) do
+    case DynamicSupervisor.start_child(MyApp.A, spec) do
+      {:ok, pid} -> {:ok, pid}
+      {:error, _} -> :busy
+    end
+  end
+
+  def run_b(spec) do
+    case DynamicSupervisor.start_child(MyApp.B, spec) do
+      {:ok, pid} -> {:ok, pid}
+      {:error, _} -> :busy
+    end
+  end
+
+  def run_d(spec) do
+    case DynamicSupervisor.start_child(MyApp.D, spec) do
+      {:ok, pid} -> {:ok, pid}
+      {:error, _} -> :busy
+    end
+  end
+
+  def run_c(fun) do
+    case Task.Supervisor.start_child(MyApp.C, fun) do
+      {:ok, pid} -> {:ok, pid}
+      {:error, _} -> :busy
+    end
+  end
 end
 `;
 
@@ -74,6 +103,8 @@ describe('# otpfix:disable-file', () => {
   def start do
     DynamicSupervisor.start_link(name: MyApp.Legacy, strategy: :one_for_one)
   end
+
+  def open(spec), do: DynamicSupervisor.start_child(MyApp.Legacy, spec)
 end
 `;
   it.each([

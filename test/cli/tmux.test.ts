@@ -85,7 +85,7 @@ describe.skipIf(!hasTmux)('a real terminal (tmux)', () => {
     start(p, `node '${BIN}' fix lib`, { EDITOR: `node '${p.path('editor.mjs')}'`, VISUAL: '' });
 
     let text = await waitFor(/Apply this change\? \(3 left\)/);
-    expect(text).toContain('Dynamic supervisor without max_children [supervisor-max-children, high]  lib/app.ex:8:7');
+    expect(text).toContain('Dynamic supervisor without max_children [supervisor-max-children, medium]  lib/app.ex:8:7');
     expect(text).toContain('DynamicSupervisor MyApp.Sessions can start children without bound');
     expect(text).toMatch(/ {8}8 \+ {6}\{DynamicSupervisor, name: MyApp\.Sessions, strategy: :one_for_one, max_children: 1000\}/);
     // Colour on a terminal: the added line is green.
@@ -105,7 +105,7 @@ describe.skipIf(!hasTmux)('a real terminal (tmux)', () => {
     press('y');
     await waitFor(/lib\/pool\.ex:3:5[\s\S]*Apply this change\? \(2 left\)/);
     press('n');
-    await waitFor(/lib\/pool\.ex:7:5[\s\S]*Apply this change\? \(1 left\)/);
+    await waitFor(/lib\/pool\.ex:10:5[\s\S]*Apply this change\? \(1 left\)/);
     press('q');
 
     text = await waitFor(/EXIT=\d+/);

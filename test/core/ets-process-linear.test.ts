@@ -154,13 +154,13 @@ describe('fnProcesses', () => {
     expect(fnProcesses(project, far)).toEqual([]); // 20 hops from the callback: past the bound
   });
 
-  it('stays fast on a dense call graph where following every path is exponential', () => {
+  // No timing assertion (timings belong in npm run bench): the number of caller paths here grows
+  // exponentially with the depth bound; one walk per function stays within the test's timeout.
+  it('finishes on a dense call graph where following every path is exponential', () => {
     const project = randomProject(7, 6, 40, 4);
-    const started = performance.now();
     let total = 0;
     for (const file of project.files)
       for (const mod of file.modules) for (const fn of uniqueFunctions(mod)) total += fnProcesses(project, fn).length;
     expect(total).toBeGreaterThan(0);
-    expect(performance.now() - started).toBeLessThan(5000);
   });
 });

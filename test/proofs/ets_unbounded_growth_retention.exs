@@ -1,39 +1,63 @@
-# proof-of: ets-unbounded-growth/request-log-duplicate-bag
-# options: {"cleanupIntervalMs": 50, "retentionMs": 500}
+# proof-of: ets-unbounded-growth/sliding-log-select-count
+# options: {"cleanupIntervalMs": 50}
 #
-# Runs the Gateway.RequestLog that otpfix rewrote: a :duplicate_bag of {client, System.monotonic_time()}
-# (native units) that every request adds to. otpfix added a cleanup timer that deletes records older
-# than the retention (500 ms here), converted into native units. Shown here: old records go, recent
-# ones stay, and under steady traffic the table holds about one retention period of requests.
+# Runs the Gateway.RecentRequests that otpfix rewrote: a :duplicate_bag of {client, written_at} that
+# recent/1 counts over the last second (a match-spec guard `written_at > now - 1_000`). otpfix derived
+# the retention from that reader: entries older than twice its look-back (2 s) go. A cleanup with a
+# shorter retention would delete entries recent/1 still counts. Shown here: entries stay while the
+# reader counts them, through many cleanups, and are not deleted before 2 s; they go after; and under
+# steady traffic the table holds about two seconds of requests, not all of them.
 [dir] = System.argv()
-Code.require_file(Path.join(dir, "request-log-duplicate-bag.ex"))
-alias Gateway.RequestLog
+Code.require_file(Path.join(dir, "sliding-log-select-count.ex"))
+alias Gateway.RecentRequests
 
-{:ok, _} = RequestLog.start_link([])
-size = fn -> :ets.info(RequestLog, :size) end
+{:ok, pid} = RecentRequests.start_link([])
+table = :sys.get_state(pid).log
+size = fn -> :ets.info(table, :size) end
 
-for _ <- 1..50, do: RequestLog.hit("ancien-client")
-Process.sleep(400)
-for _ <- 1..20, do: RequestLog.hit("client-récent")
-# Synchronous call: every cast before it has been handled.
-50 = RequestLog.count("ancien-client")
-70 = size.()
+now = fn -> System.monotonic_time(:millisecond) end
+t_start = now.()
+for _ <- 1..50, do: RecentRequests.hit("ancien-client")
+50 = RecentRequests.recent("ancien-client")
 
-# 700 ms after the first hits (past the retention and a cleanup interval) they are gone; the
-# recent ones, 300 ms old, are not.
-Process.sleep(300)
-0 = RequestLog.count("ancien-client")
-20 = RequestLog.count("client-récent")
-IO.puts("records past the retention removed, #{size.()} recent ones kept")
+# Poll until they are gone. While the reader's second has not passed since the first hit it must
+# count all 50 (nothing deleted early); none may leave the table before two seconds have passed
+# (the cleanup runs every 50 ms). Both follow from the clock order, whatever the machine's load.
+gone_after =
+  Enum.reduce_while(Stream.cycle([:poll]), nil, fn _, _ ->
+    seen = RecentRequests.recent("ancien-client")
+    left = size.()
+    t = now.()
 
-# Steady traffic for 3 s (ten retention periods): a batch of 100 hits every 10 ms.
-deadline = System.monotonic_time(:millisecond) + 3_000
+    cond do
+      t - t_start < 1_000 and seen != 50 ->
+        raise "after #{t - t_start} ms the reader counts #{seen} of 50: entries it reads were deleted"
+
+      left < 50 and t - t_start < 2_000 ->
+        raise "#{50 - left} entries deleted #{t - t_start} ms after they were written, before twice the reader's look-back"
+
+      left == 0 ->
+        {:halt, t - t_start}
+
+      t - t_start > 8_000 ->
+        raise "entries 8 s old are still in the table"
+
+      true ->
+        Process.sleep(20)
+        {:cont, nil}
+    end
+  end)
+
+IO.puts("entries kept while the reader counts them, removed #{gone_after} ms after they were written")
+
+# Steady traffic for 6 s: a batch of 100 hits every 10 ms.
+deadline = System.monotonic_time(:millisecond) + 6_000
 
 {written, sizes} =
   Enum.reduce_while(Stream.iterate(0, &(&1 + 1)), {0, []}, fn client, {written, sizes} ->
     if System.monotonic_time(:millisecond) < deadline do
-      for _ <- 1..100, do: RequestLog.hit(client)
-      _ = RequestLog.count(client)
+      for _ <- 1..100, do: RecentRequests.hit(client)
+      100 = RecentRequests.recent(client)
       Process.sleep(10)
       {:cont, {written + 100, [size.() | sizes]}}
     else
@@ -43,5 +67,5 @@ deadline = System.monotonic_time(:millisecond) + 3_000
 
 IO.puts("under load: #{written} requests logged, table peaked at #{Enum.max(sizes)}")
 true = written > 5_000
-# About 550 ms of traffic (retention + interval) out of 3000 ms can be in the table.
-true = Enum.max(sizes) < div(written, 4)
+# About 2 s of traffic (twice the look-back, plus a cleanup interval) out of 6 s can be in the table.
+true = Enum.max(sizes) < div(written * 3, 5)

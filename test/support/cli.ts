@@ -78,14 +78,17 @@ export function makeProject(files: Record<string, string>, prefix = 'otpfix-cli-
 }
 
 /**
- * Two unbounded supervisors started by name, with nothing in the file starting children under them
- * (two medium findings, detect only: otpfix cannot see their start sites). With WORK in the same
- * project they are started, and handled, elsewhere (two high findings, both fixable).
+ * Two unbounded supervisors started by name, each with children started from the callers of a public
+ * function (two medium findings). Detect only alone (nobody is seen handling {:error, :max_children});
+ * with WORK, whose calls handle it, both fixable.
  */
 export const POOL = `defmodule MyApp.Pool do
   def start_link(_opts) do
     DynamicSupervisor.start_link(name: MyApp.Pool, strategy: :one_for_one)
   end
+
+  def start_worker(spec), do: DynamicSupervisor.start_child(MyApp.Pool, spec)
+  def run(fun), do: Task.Supervisor.start_child(MyApp.Tasks, fun)
 
   def start_tasks do
     Task.Supervisor.start_link(name: MyApp.Tasks)
@@ -96,14 +99,14 @@ end
 /** Starts children under POOL's two supervisors and handles {:error, _} at each start. */
 export const WORK = `defmodule MyApp.Work do
   def run(job) do
-    case DynamicSupervisor.start_child(MyApp.Pool, {MyApp.Job, job}) do
+    case MyApp.Pool.start_worker({MyApp.Job, job}) do
       {:ok, pid} -> {:ok, pid}
       {:error, _reason} -> :busy
     end
   end
 
   def later(fun) do
-    case Task.Supervisor.start_child(MyApp.Tasks, fun) do
+    case MyApp.Pool.run(fun) do
       {:ok, _pid} -> :ok
       {:error, reason} -> {:error, reason}
     end
@@ -113,7 +116,7 @@ end
 
 /**
  * An application whose children list has one unbounded DynamicSupervisor, which MyApp.Sessions
- * starts children under, handling {:error, _} (one high finding, fixable); "Café" keeps a non-ASCII string in play.
+ * starts children under, handling {:error, _} (one medium finding, fixable); "Café" keeps a non-ASCII string in play.
  */
 export const APP = `defmodule MyApp.Application do
   use Application
@@ -144,6 +147,13 @@ end
 export const CLEAN = `defmodule MyApp.Clean do
   def start_link(_opts) do
     DynamicSupervisor.start_link(name: MyApp.Clean, strategy: :one_for_one, max_children: 10)
+  end
+
+  def open(spec) do
+    case DynamicSupervisor.start_child(MyApp.Clean, spec) do
+      {:ok, pid} -> {:ok, pid}
+      {:error, _} -> :busy
+    end
   end
 end
 `;

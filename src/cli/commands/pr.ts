@@ -1,12 +1,12 @@
 import path from 'node:path';
-import { usageError } from '../../core/errors.js';
+import { unknownRuleHint, usageError } from '../../core/errors.js';
 import { colorsFor, type Colors, type Io } from '../output.js';
 import { Scratch } from '../review/git.js';
 import { createPrBranches, GROUPINGS, type BranchOutcome, type PrLog, type PrOptions, type RepoOutcome } from '../review/pr.js';
 import { CampaignState, createPrBranchesInRepos, readRepoList, shardEntries, type BranchSummary, type RepoStatus } from '../review/repos.js';
 import { shardOption } from '../scope-options.js';
 import type { Grouping } from '../review/pr-text.js';
-import { transformById } from '../../transforms/index.js';
+import { transformById, transforms } from '../../transforms/index.js';
 
 export interface PrCommandOptions extends Omit<PrOptions, 'scratch' | 'group'> {
   cwd: string;
@@ -33,7 +33,7 @@ export async function prCommand(options: PrCommandOptions, io: Io): Promise<numb
   if (!GROUPINGS.includes(options.group as Grouping)) throw usageError(`--group must be one of ${GROUPINGS.join(', ')}`);
   if (!options.branchPrefix.trim()) throw usageError('--branch-prefix must not be empty');
   for (const id of options.rules ?? [])
-    if (!transformById(id)) throw usageError(`unknown rule "${id}"`, 'Run `otpfix rules` to list the rules.');
+    if (!transformById(id)) throw usageError(`unknown rule "${id}"`, unknownRuleHint(id, transforms.map((t) => t.id)));
   if (!options.repos)
     for (const [flag, value] of [['--concurrency', options.concurrency], ['--state', options.state], ['--shard', options.shard]] as const)
       if (value !== undefined) throw usageError(`${flag} works with --repos <file> (a campaign over many repositories)`);

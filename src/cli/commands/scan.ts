@@ -1,8 +1,9 @@
-import { proposeFixes, scan, type RunOptions } from '../../api.js';
 import path from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
+import { proposeFixes, scan, type RunOptions } from '../../api.js';
 import { baselineOf } from '../../core/baseline.js';
 import { errorMessage, ioError, usageError } from '../../core/errors.js';
+import { handleTemporaries, requireAnalysed } from './analysed.js';
 import { SEVERITIES, type Severity } from '../../core/types.js';
 import { colorsFor, type Io } from '../output.js';
 import { githubReport } from '../reporters/github.js';
@@ -14,7 +15,9 @@ import { RunLog, type LogLevel } from '../run-log.js';
 import { scopeFrom, scopeLine, type ScopeOptions } from '../scope-options.js';
 import { VERSION } from '../version.js';
 
-export const SCAN_FORMATS = ['text', 'json', 'sarif', 'github'] as const;
+import { SCAN_FORMATS } from '../formats.js';
+
+export { SCAN_FORMATS };
 
 export interface ScanOptions extends RunOptions, LogLevel, ScopeOptions {
   format: string;
@@ -43,12 +46,15 @@ export async function scanCommand(options: ScanOptions, io: Io): Promise<number>
   const failOn = parseSeverity(options.failOn, '--fail-on');
   const log = new RunLog(io, options);
   const choice = await scopeFrom(options, options.cwd);
-  const result = await scan({ ...options, scope: choice.scope, onLoad: log.onLoad, onDetect: log.onDetect });
+  const temporaries: string[] = [];
+  const result = await scan({ ...options, scope: choice.scope, onLoad: log.onLoad, onDetect: log.onDetect, onTemporary: (f) => temporaries.push(f) });
   log.clearProgress();
   const narrowed = scopeLine(choice, result.statuses.filter((st) => st.status === 'ok').length, result.workspace.files.length);
   if (narrowed) log.info(narrowed);
   log.verbose(`config: ${result.config.source ?? 'none (defaults)'}; rules: ${result.rules.map((r) => r.transform.id).join(', ')}`);
   for (const line of problemsReport({ statuses: result.statuses, problems: [] }, log.c, options.cwd)) log.warn(line);
+  requireAnalysed(result.statuses, options.paths, result.workspace.files.length);
+  handleTemporaries(temporaries, false, log, options.cwd); // scan writes nothing: `fix` removes them
   for (const line of problemsReport({ statuses: [], problems: result.problems }, log.c, options.cwd)) log.error(line);
   for (const line of noticeLines(result.notices, log.c, options.cwd)) log.warn(line);
 

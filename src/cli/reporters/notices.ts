@@ -1,10 +1,11 @@
 import path from 'node:path';
 import type { SuppressionNotice } from '../../core/suppressions.js';
 import type { Colors } from '../output.js';
+import { printable } from '../format.js';
 
 /** Suppression comments that are unused, name an unknown rule, or are not understood: warnings on stderr. */
 export function noticeLines(notices: SuppressionNotice[], c: Colors, cwd: string): string[] {
-  return notices.map((n) => `${c.yellow('warning')} ${path.relative(cwd, n.file) || n.relPath}:${n.line}:${n.column}: ${n.message}`);
+  return notices.map((n) => `${c.yellow('warning')} ${printable(path.relative(cwd, n.file) || n.relPath)}:${n.line}:${n.column}: ${n.message}`);
 }
 
 /** The JSON/SARIF summary form. */

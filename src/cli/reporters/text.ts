@@ -4,6 +4,7 @@ import type { ScanResult } from '../../api.js';
 import type { LocatedFinding } from '../../core/engine.js';
 import type { Severity } from '../../core/types.js';
 import { SEVERITIES } from '../../core/types.js';
+import { printable } from '../format.js';
 
 const paint = (c: Colors, severity: Severity, text: string) =>
   severity === 'high' ? c.red(text) : severity === 'medium' ? c.yellow(text) : severity === 'low' ? c.cyan(text) : c.dim(text);
@@ -14,14 +15,17 @@ export function textReport(result: ScanResult, c: Colors, options: { quiet?: boo
   const byFile = new Map<string, LocatedFinding[]>();
   for (const f of result.findings) byFile.set(f.relPath, [...(byFile.get(f.relPath) ?? []), f]);
   for (const [file, findings] of byFile) {
-    lines.push(c.underline(file));
+    lines.push(c.underline(printable(file)));
+    // At least one space after the longest position, however many digits line numbers have.
+    const width = Math.max(8, ...findings.map((f) => `${f.line}:${f.column}`.length + 1));
     for (const f of findings) {
-      const loc = `${f.line}:${f.column}`.padEnd(8);
+      const loc = `${f.line}:${f.column}`.padEnd(width);
       lines.push(`  ${c.dim(loc)}${paint(c, f.severity, f.severity.padEnd(7))}${c.bold(f.ruleId)}${f.fixable ? c.green('  (fixable)') : c.dim('  (detect only)')}`);
-      lines.push(...wrap(f.message, 96).map((l) => `          ${l}`));
+      // Messages name files and modules from the code: escaped like file names.
+      lines.push(...wrap(printable(f.message), 96).map((l) => `          ${l}`));
       for (const r of f.relatedLocated) {
-        const where = r.relPath === f.relPath ? `${r.line}:${r.column}` : `${r.relPath}:${r.line}:${r.column}`;
-        lines.push(...wrap(`${c.dim('also')} ${where} ${r.message}`, 96).map((l) => `            ${l}`));
+        const where = r.relPath === f.relPath ? `${r.line}:${r.column}` : `${printable(r.relPath)}:${r.line}:${r.column}`;
+        lines.push(...wrap(`${c.dim('also')} ${where} ${printable(r.message)}`, 96).map((l) => `            ${l}`));
       }
     }
     lines.push('');
@@ -48,8 +52,8 @@ export function summaryLine(result: ScanResult, c: Colors): string {
 /** Files not analysed and rules that crashed: said on stderr so they are never mistaken for findings. */
 export function problemsReport(result: Pick<ScanResult, 'statuses' | 'problems'>, c: Colors, cwd: string): string[] {
   const out: string[] = [];
-  for (const s of result.statuses) if (s.status !== 'ok') out.push(`${c.yellow('warning')} ${s.relPath}: ${s.reason}`);
-  for (const p of result.problems) out.push(`${c.red('error')} ${path.relative(cwd, p.file)}: ${p.ruleId}: ${p.message}`);
+  for (const s of result.statuses) if (s.status !== 'ok') out.push(`${c.yellow('warning')} ${printable(s.relPath)}: ${s.reason}`);
+  for (const p of result.problems) out.push(`${c.red('error')} ${printable(path.relative(cwd, p.file))}: ${p.ruleId}: ${p.message}`);
   return out;
 }
 

@@ -16,20 +16,12 @@ import { positionOf } from '../../core/position.js';
 import { explainText } from '../commands/explain.js';
 import { wrap } from '../reporters/text.js';
 import { colorDiff } from './diff-view.js';
+import { printable } from '../format.js';
 import { editWithEditor, keepLineEndings, type EditFn } from './editor.js';
 
-export type Choice = 'yes' | 'no' | 'file' | 'rule' | 'all' | 'quit' | 'explain' | 'edit';
+import { CHOICES, type Choice } from './choices.js';
 
-export const CHOICES: ReadonlyArray<{ key: 'y' | 'n' | 'f' | 'r' | 'a' | 'q' | 'x' | 'e'; name: string; value: Choice }> = [
-  { key: 'y', name: 'Yes, apply this change', value: 'yes' },
-  { key: 'n', name: 'No, skip it', value: 'no' },
-  { key: 'f', name: 'Apply this and every later change in this file', value: 'file' },
-  { key: 'r', name: 'Apply this and every later change of this rule', value: 'rule' },
-  { key: 'a', name: 'Apply this and all later changes', value: 'all' },
-  { key: 'q', name: 'Quit: write what was accepted, leave the rest untouched', value: 'quit' },
-  { key: 'x', name: 'Explain the rule', value: 'explain' },
-  { key: 'e', name: 'Edit the result in $EDITOR (verified again before use)', value: 'edit' },
-];
+export { CHOICES, type Choice };
 
 export type Ask = (message: string) => Promise<Choice>;
 
@@ -46,10 +38,10 @@ export function describeChange(change: Change, c: Colors): string {
   const pos = positionOf(file.before, finding.start);
   const lines = [
     '',
-    `${c.bold(rule.transform.title)} ${c.dim(`[${rule.transform.id}, ${finding.severity}]`)}  ${file.relPath}:${pos.line}:${pos.column}${
+    `${c.bold(rule.transform.title)} ${c.dim(`[${rule.transform.id}, ${finding.severity}]`)}  ${printable(file.relPath)}:${pos.line}:${pos.column}${
       change.edited ? c.yellow('  (edited by you)') : ''
     }`,
-    ...wrap(finding.message, 100).map((l) => c.dim(l)),
+    ...wrap(printable(finding.message), 100).map((l) => c.dim(l)),
     '',
   ];
   for (const f of change.files) lines.push(colorDiff(unifiedDiff(f.relPath, f.before, f.after), c, true));
@@ -89,7 +81,7 @@ export function interactiveHooks(print: (text: string) => void, c: Colors, optio
     for (const f of candidate.files) {
       const outcome = await edit({ path: f.path, relPath: f.relPath, text: startFrom?.get(f.path) ?? f.after });
       if ('error' in outcome) {
-        print(c.red(`edit of ${f.relPath} not used: ${outcome.error}`));
+        print(c.red(`edit of ${printable(f.relPath)} not used: ${outcome.error}`));
         return undefined;
       }
       texts.set(f.path, keepLineEndings(f.before, outcome.text));
@@ -104,7 +96,8 @@ export function interactiveHooks(print: (text: string) => void, c: Colors, optio
       if (all || rules.has(finding.ruleId) || files.has(finding.file)) {
         stats.auto++;
         const file = change.files.find((f) => f.path === finding.file) ?? change.files[0];
-        print(c.dim(`applied ${finding.ruleId} at ${file.relPath}:${positionOf(file.before, finding.start).line}`));
+        // Nothing is written before the review ends: "accepted", not "applied".
+        print(c.dim(`accepted ${finding.ruleId} at ${printable(file.relPath)}:${positionOf(file.before, finding.start).line}`));
         return 'yes';
       }
       let candidate = change;
@@ -120,6 +113,12 @@ export function interactiveHooks(print: (text: string) => void, c: Colors, optio
           case 'edit': {
             const texts = await editTexts(candidate, lastEdit);
             if (!texts) continue;
+            if (candidate.files.every((f) => texts.get(f.path) === f.after)) {
+              // Closed without a change: the change shown stays as it was, and is not "edited by you".
+              lastEdit = undefined;
+              print(c.dim('No change made in the editor; the change is as shown above.'));
+              continue;
+            }
             const verified = ctx.verifyEdit(texts);
             if (!isChange(verified)) {
               stats.editFailures++;

@@ -3,6 +3,7 @@
  * as pure functions of a plain report (so they are testable without git).
  */
 import type { FixSafety, Severity } from '../../core/types.js';
+import { printable, shortJson } from '../format.js';
 
 export type Grouping = 'rule' | 'file' | 'all';
 
@@ -63,11 +64,12 @@ const SAFETY: Record<FixSafety, string> = { safe: 'safe rewrite', review: 'rewri
 const LEFT_LIMIT = 20;
 
 function where(files: FileStat[]): string {
-  return files.length === 1 ? files[0].file : `${files.length} files`;
+  return files.length === 1 ? printable(files[0].file) : `${files.length} files`;
 }
 
+/** One line whatever the file names hold: a newline in a name would end a title or a commit subject. */
 export function prTitle(r: BranchReport): string {
-  if (r.rules.length === 1) return `otpfix: ${r.rules[0].title}${r.files.length === 1 ? ` in ${r.files[0].file}` : ''}`;
+  if (r.rules.length === 1) return `otpfix: ${r.rules[0].title}${r.files.length === 1 ? ` in ${printable(r.files[0].file)}` : ''}`;
   return `otpfix: ${fixes(r.changes.length)} from ${r.rules.length} rules in ${where(r.files)}`;
 }
 
@@ -78,7 +80,7 @@ export function commitMessage(r: BranchReport): string {
       : `otpfix: ${fixes(r.changes.length)} from ${r.rules.length} rules in ${where(r.files)}`;
   const lines = [subject, '', 'Rules:'];
   for (const rule of r.rules) lines.push(`- ${rule.id}: ${rule.title} (${fixes(countFor(r, rule.id))})`);
-  lines.push('', 'Files:', ...r.files.map((f) => `- ${f.file}`));
+  lines.push('', 'Files:', ...r.files.map((f) => `- ${printable(f.file)}`));
   lines.push('', 'Made by `otpfix pr`: every change was re-parsed and re-detected, and a second', 'otpfix run on the result changes nothing.');
   return lines.join('\n') + '\n';
 }
@@ -93,7 +95,7 @@ function summary(explanation: string): string {
 }
 
 const code = (s: string) => `\`${s}\``;
-const loc = (file: string, line: number) => code(`${file}:${line}`);
+const loc = (file: string, line: number) => code(`${printable(file)}:${line}`);
 
 export function prBody(r: BranchReport): string {
   const out: string[] = [];
@@ -124,8 +126,8 @@ export function prBody(r: BranchReport): string {
 
   out.push('', '## Changes', '');
   for (const c of r.changes)
-    out.push(`- ${loc(c.file, c.line)}: ${c.ruleId}${c.alsoFiles.length ? `, also edits ${c.alsoFiles.map(code).join(', ')}` : ''}`);
-  out.push('', `Files: ${r.files.map((f) => `${code(f.file)} (+${f.added} −${f.removed})`).join(', ')}.`);
+    out.push(`- ${loc(c.file, c.line)}: ${c.ruleId}${c.alsoFiles.length ? `, also edits ${c.alsoFiles.map((f) => code(printable(f))).join(', ')}` : ''}`);
+  out.push('', `Files: ${r.files.map((f) => `${code(printable(f.file))} (+${f.added} −${f.removed})`).join(', ')}.`);
 
   out.push('', '## Risks', '');
   const risks: string[] = [];
@@ -133,12 +135,12 @@ export function prBody(r: BranchReport): string {
     if (rule.risks) risks.push(`- ${code(rule.id)}: ${rule.risks.trim().replace(/\s*\n\s*/g, ' ')}`);
     else if (rule.fixSafety === 'review') risks.push(`- ${code(rule.id)} changes behaviour: review each change above.`);
     if (rule.options.length) {
-      const used = rule.options.map((o) => `${code(`${o.key}: ${JSON.stringify(o.value)}`)}${o.isDefault ? ' (default)' : ''}`).join(', ');
+      const used = rule.options.map((o) => `${code(`${o.key}: ${shortJson(o.value)}`)}${o.isDefault ? ' (default)' : ''}`).join(', ');
       risks.push(`- ${code(rule.id)} used ${used}; change it under ${code(`rules.${rule.id}.options`)} in ${code('.otpfix.json')}.`);
     }
   }
   for (const o of r.overlaps)
-    risks.push(`- ${code(o.file)} is also changed on ${o.branches.map(code).join(', ')}: merging both may conflict.`);
+    risks.push(`- ${code(printable(o.file))} is also changed on ${o.branches.map(code).join(', ')}: merging both may conflict.`);
   if (!risks.length) risks.push('- None known: every rule here marks its rewrite safe.');
   out.push(...risks);
 

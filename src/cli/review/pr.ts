@@ -14,6 +14,7 @@ import { errorMessage, ioError, usageError } from '../../core/errors.js';
 import { positionOf } from '../../core/position.js';
 import type { NonProductionMode } from '../../core/roles.js';
 import { transforms } from '../../transforms/index.js';
+import { printable } from '../format.js';
 import { branchExists, exec, isValidBranchName, openRepo, which, type Git, type RepoState, Scratch } from './git.js';
 import { commitMessage, prBody, prTitle, type BranchReport, type ChangeItem, type Grouping, type LeftItem, type RuleInfo } from './pr-text.js';
 
@@ -100,6 +101,12 @@ export async function createPrBranches(cwd: string, options: PrOptions, log: PrL
   const base = options.base ?? repo.branch;
   if (options.openPr && !base) throw usageError('HEAD is detached, so there is no branch to open pull requests against', 'Pass --base <branch>.');
   if (options.openPr && !options.push) throw usageError('--open-pr needs the branches on a remote', 'Pass --push <remote> as well.');
+  // Checked before anything is pushed: a run asked to open pull requests that cannot must not pass.
+  if (options.openPr && !which('gh', options.env))
+    throw ioError(
+      '--open-pr needs gh (the GitHub CLI), which is not on PATH; nothing was made or pushed',
+      'Install it from https://cli.github.com/ and run `gh auth login`, or leave out --open-pr and open the pull requests by hand.',
+    );
 
   const config: Config = loadConfig(options.configFile ? path.resolve(cwd, options.configFile) : findConfigFile(cwd));
   const selected = activeRules(transforms, config, { only: options.rules, nonProduction: options.nonProduction }).map((r) => r.transform.id);
@@ -197,9 +204,9 @@ async function runGroup(ctx: Ctx, wtRoot: string, cwd: string, group: Group): Pr
 async function plan(ctx: Ctx, selected: string[]): Promise<Group[]> {
   return inWorktree(ctx, async (wt, cwd) => {
     const prepared = await load(ctx, cwd, selected);
-    for (const s of prepared.statuses) if (s.status !== 'ok') ctx.log.warn(`${s.relPath}: ${s.reason}`);
+    for (const s of prepared.statuses) if (s.status !== 'ok') ctx.log.warn(`${printable(s.relPath)}: ${s.reason}`);
     const session = await fix(prepared, { decide: () => 'yes' });
-    for (const p of session.problems) ctx.log.warn(`${posix(path.relative(wt.dir, p.file))}: ${p.ruleId}: ${p.message}`);
+    for (const p of session.problems) ctx.log.warn(`${printable(posix(path.relative(wt.dir, p.file)))}: ${p.ruleId}: ${p.message}`);
     const prefix = ctx.options.branchPrefix;
     const rulesOf = (changes: SessionChange[]) => selected.filter((id) => changes.some((c) => c.rule.transform.id === id));
     const applied = session.applied;
@@ -385,10 +392,8 @@ async function pushBranches(ctx: Ctx, branches: BranchOutcome[], failures: strin
 async function openPullRequests(ctx: Ctx, branches: BranchOutcome[], base: string, failures: string[]): Promise<void> {
   const gh = which('gh', ctx.options.env);
   if (!gh) {
-    ctx.log.warn(
-      'gh (the GitHub CLI) is not on PATH, so no pull request was opened. Install it from https://cli.github.com/ ' +
-        `and run \`gh auth login\`, or open them by hand: the branches are pushed, and their titles and bodies are printed above${ctx.options.bodyDir ? ` and in ${ctx.options.bodyDir}` : ''}.`,
-    );
+    // Checked at the start; gh went away during the run.
+    for (const b of branches) failures.push(`${b.branch}: pushed, but no pull request opened: gh is no longer on PATH`);
     return;
   }
   for (const b of branches) {

@@ -8,6 +8,8 @@
  */
 import type { SyntaxNode } from '../parse.js';
 import { callIdentifier, doBlock, stabClauses } from '../query.js';
+import { describeTimeout, formatMs, LIBRARY_CALLS, parseTimeout, timeoutOf, type BlockingCategory, type LibraryCall, type ResolvedTimeout } from './library.js';
+import { combinePaths, functionPath, pathInClause, type PathInfo } from './paths.js';
 import {
   siteName,
   type CallSite,
@@ -17,72 +19,19 @@ import {
 } from './module.js';
 import type { ProjectIndex } from './project.js';
 
-export type BlockingCategory =
-  | 'http'
-  | 'socket'
-  | 'sleep'
-  | 'task-wait'
-  | 'receive'
-  | 'os'
-  | 'file'
-  | 'repo'
-  | 'sync-call'
-  | 'remote'
-  | 'retry';
+export type { BlockingCategory } from './library.js';
 
-export interface BlockingPattern {
-  /** `Module.function`; `*` matches any run of characters in either part (`HTTPoison.*`, `*Repo.all`). */
-  pattern: string;
-  category: BlockingCategory;
-}
+/** One entry of the library model (see library.ts): a pattern, its category, cost and timeout. */
+export type BlockingPattern = LibraryCall;
 
-const REPO_FUNCTIONS = [
-  'all', 'one', 'one!', 'get', 'get!', 'get_by', 'get_by!', 'insert', 'insert!', 'update', 'update!',
-  'delete', 'delete!', 'insert_all', 'update_all', 'delete_all', 'insert_or_update', 'insert_or_update!',
-  'transaction', 'aggregate', 'exists?', 'preload', 'query', 'query!', 'reload', 'reload!', 'stream',
-];
-const HTTP_VERBS = ['get', 'get!', 'post', 'post!', 'put', 'put!', 'patch', 'patch!', 'delete', 'delete!', 'head', 'head!', 'request', 'request!'];
+/** The default list: the library model. Rules take it as a `string[]` option (see `patternsFrom`). */
+export const BLOCKING_CALLS: readonly BlockingPattern[] = LIBRARY_CALLS;
 
-const group = (category: BlockingCategory, patterns: string[]): BlockingPattern[] => patterns.map((pattern) => ({ pattern, category }));
+const BY_PATTERN = new Map(BLOCKING_CALLS.map((p) => [p.pattern, p]));
 
-/** The default list. Rules take it as a `string[]` option (see `patternsFrom`). */
-export const BLOCKING_CALLS: readonly BlockingPattern[] = [
-  ...group('http', [
-    'Finch.request', 'Finch.request!', 'Finch.stream', 'Finch.stream_while',
-    'HTTPoison.*', 'HTTPotion.*',
-    ...HTTP_VERBS.map((v) => `Req.${v}`), 'Req.run', 'Req.run!',
-    ...HTTP_VERBS.map((v) => `Tesla.${v}`),
-    ':httpc.request', ':hackney.request', ':hackney.body',
-    'Mint.HTTP.connect', 'Mint.HTTP.recv', 'Mint.HTTP1.connect', 'Mint.HTTP2.connect',
-  ]),
-  ...group('socket', [
-    ':gen_tcp.connect', ':gen_tcp.accept', ':gen_tcp.recv', ':gen_tcp.send',
-    ':ssl.connect', ':ssl.handshake', ':ssl.recv', ':ssl.send', ':gen_udp.recv',
-  ]),
-  ...group('sleep', ['Process.sleep', ':timer.sleep']),
-  ...group('task-wait', ['Task.await', 'Task.await_many', 'Task.yield', 'Task.yield_many']),
-  ...group('os', ['System.cmd', 'System.shell', ':os.cmd']),
-  ...group('file', [
-    'File.read', 'File.read!', 'File.write', 'File.write!', 'File.stream!', 'File.open', 'File.open!',
-    'File.cp', 'File.cp!', 'File.cp_r', 'File.cp_r!', 'File.copy', 'File.copy!', 'File.rm_rf', 'File.rm_rf!',
-    ':file.read_file', ':file.write_file', ':file.consult',
-  ]),
-  ...group('repo', REPO_FUNCTIONS.map((f) => `*Repo.${f}`)),
-  ...group('sync-call', [
-    'GenServer.call', 'GenServer.multi_call', ':gen_server.call', ':gen_statem.call', 'GenStateMachine.call',
-    'GenStage.call', 'Agent.get', 'Agent.update', 'Agent.get_and_update',
-    'Supervisor.start_child', 'DynamicSupervisor.start_child',
-  ]),
-  ...group('remote', [':rpc.call', ':rpc.multicall', ':erpc.call', ':erpc.multicall']),
-  // Unknown retry helpers (`RetryService.retry_operation(fn -> ... end)`) wait between attempts.
-  ...group('retry', ['*.*retry*']),
-];
-
-const CATEGORY_BY_PATTERN = new Map(BLOCKING_CALLS.map((p) => [p.pattern, p.category]));
-
-/** Patterns from a rule option: known patterns keep their category, others count as `remote`. */
+/** Patterns from a rule option: known patterns keep their library entry, others count as `remote`. */
 export function patternsFrom(list: readonly string[]): BlockingPattern[] {
-  return list.map((pattern) => ({ pattern, category: CATEGORY_BY_PATTERN.get(pattern) ?? 'remote' }));
+  return list.map((pattern) => BY_PATTERN.get(pattern) ?? { pattern, category: 'remote', cost: `a call configured as blocking (${pattern})` });
 }
 
 /** Validation for a `string[]` option of blocking-call patterns. */
@@ -135,6 +84,11 @@ export interface BlockingCall {
   /** The node in the asked function's clause through which the wait is reached. */
   entry: SyntaxNode;
   clause: Clause;
+  /** The waiting call and its library entry (absent for `receive`). */
+  site?: CallSite;
+  lib?: LibraryCall;
+  /** The path from the asked function to the wait: normal, or only on an error, retry or option path. */
+  path: PathInfo;
 }
 
 export interface BlockingOptions {
@@ -164,24 +118,30 @@ export function blockingCallsIn(fn: FunctionDef, options: BlockingOptions = {}):
   const maxDepth = options.maxDepth ?? 6;
   const memo = sharedMemo(options.project, patterns, `${withReceive}:${maxDepth}`);
 
-  // The first wait reachable from `f` (its chain starting at `f`), or undefined.
-  const firstIn = (f: FunctionDef, depth: number, visiting: Set<FunctionDef>): Omit<BlockingCall, 'entry' | 'clause'> | undefined => {
+  // The first wait reachable from `f` (its chain starting at `f`), preferring one on the normal path.
+  const firstIn = (f: FunctionDef, depth: number, visiting: Set<FunctionDef>): FirstWait | undefined => {
     if (memo.has(f)) return memo.get(f) ?? undefined;
     if (visiting.has(f) || depth > maxDepth) return undefined;
     visiting.add(f);
-    let found: Omit<BlockingCall, 'entry' | 'clause'> | undefined;
+    const own = functionPath(f);
+    let found: FirstWait | undefined;
+    let rare: FirstWait | undefined;
     outer: for (const clause of f.clauses)
       for (const step of stepsIn(clause)) {
-        if (step.direct) {
-          found = { ...step.direct, chain: [f] };
+        let candidate: FirstWait | undefined;
+        if (step.direct) candidate = { ...step.direct, chain: [f], path: combinePaths([own, step.path]) };
+        else {
+          const deeper = firstIn(step.callee!, depth + 1, visiting);
+          if (deeper) candidate = { ...deeper, chain: [f, ...deeper.chain], path: combinePaths([own, step.path, deeper.path]) };
+        }
+        if (!candidate) continue;
+        if (candidate.path.kind === 'normal') {
+          found = candidate;
           break outer;
         }
-        const deeper = firstIn(step.callee!, depth + 1, visiting);
-        if (deeper) {
-          found = { ...deeper, chain: [f, ...deeper.chain] };
-          break outer;
-        }
+        rare ??= candidate;
       }
+    found ??= rare;
     visiting.delete(f);
     memo.set(f, found ?? null);
     return found;
@@ -189,7 +149,8 @@ export function blockingCallsIn(fn: FunctionDef, options: BlockingOptions = {}):
 
   interface Step {
     node: SyntaxNode;
-    direct?: { node: SyntaxNode; what: string; category: BlockingCategory };
+    path: PathInfo;
+    direct?: Pick<BlockingCall, 'node' | 'what' | 'category' | 'site' | 'lib'>;
     callee?: FunctionDef;
   }
   const stepsIn = (clause: Clause): Step[] => {
@@ -200,10 +161,10 @@ export function blockingCallsIn(fn: FunctionDef, options: BlockingOptions = {}):
       const callee = calleeOf(site, clause.fn.module, options.project);
       // A retry helper is only presumed to wait when its code is out of sight; scanned code is read.
       if (match && !(match.category === 'retry' && callee)) {
-        steps.push({ node: site.node, direct: { node: site.node, what: siteName(site), category: match.category } });
+        steps.push({ node: site.node, path: pathInClause(site.node, clause), direct: { node: site.node, what: siteName(site), category: match.category, site, lib: match } });
         continue;
       }
-      if (callee && callee !== clause.fn) steps.push({ node: site.node, callee });
+      if (callee && callee !== clause.fn) steps.push({ node: site.node, path: pathInClause(site.node, clause), callee });
     }
     if (withReceive && clause.body)
       for (const node of clause.body.descendantsOfType('call')) {
@@ -211,7 +172,7 @@ export function blockingCallsIn(fn: FunctionDef, options: BlockingOptions = {}):
         const wait = receiveWait(node);
         // `if Process.cancel_timer(ref) == false, do: receive(do: (^msg -> :ok))`: the message is already on its way.
         if (wait === 'receive (no timeout)' && clause.calls.some((c) => /^(Process|:erlang)\.cancel_timer$/.test(siteName(c)))) continue;
-        if (wait) steps.push({ node, direct: { node, what: wait, category: 'receive' } });
+        if (wait) steps.push({ node, path: pathInClause(node, clause), direct: { node, what: wait, category: 'receive' } });
       }
     return steps.sort((a, b) => a.node.startIndex - b.node.startIndex);
   };
@@ -219,23 +180,23 @@ export function blockingCallsIn(fn: FunctionDef, options: BlockingOptions = {}):
   const out: BlockingCall[] = [];
   for (const clause of options.clause ? [options.clause] : fn.clauses)
     for (const step of stepsIn(clause)) {
-      if (step.direct) out.push({ ...step.direct, chain: [fn], entry: step.node, clause });
+      if (step.direct) out.push({ ...step.direct, chain: [fn], entry: step.node, clause, path: step.path });
       else {
         const deeper = firstIn(step.callee!, 1, new Set([fn]));
-        if (deeper) out.push({ ...deeper, chain: [fn, ...deeper.chain], entry: step.node, clause });
+        if (deeper) out.push({ ...deeper, chain: [fn, ...deeper.chain], entry: step.node, clause, path: combinePaths([step.path, deeper.path]) });
       }
     }
   return out;
 }
 
-type FirstWait = Omit<BlockingCall, 'entry' | 'clause'> | null;
+type FirstWait = Omit<BlockingCall, 'entry' | 'clause'>;
 
 // Per index (results depend on other modules), per pattern list and settings: every rule and every
 // clause asking about the same helper shares one answer instead of re-walking the call graph.
-const memos = new WeakMap<object, WeakMap<readonly BlockingPattern[], Map<string, Map<FunctionDef, FirstWait>>>>();
+const memos = new WeakMap<object, WeakMap<readonly BlockingPattern[], Map<string, Map<FunctionDef, FirstWait | null>>>>();
 const NO_PROJECT = {};
 
-function sharedMemo(project: ProjectIndex | undefined, patterns: readonly BlockingPattern[], settings: string): Map<FunctionDef, FirstWait> {
+function sharedMemo(project: ProjectIndex | undefined, patterns: readonly BlockingPattern[], settings: string): Map<FunctionDef, FirstWait | null> {
   const scope = project ?? NO_PROJECT;
   let byPatterns = memos.get(scope);
   if (!byPatterns) memos.set(scope, (byPatterns = new WeakMap()));
@@ -265,6 +226,8 @@ function runsDuringCall(node: SyntaxNode, clause: Clause): boolean {
     if (!host) return false;
     const target = host.childForFieldName('target');
     if (target && DEFERRED_HOSTS.has(target.text)) return false;
+    // `backend.remote_spawn_monitor(state, fn -> ... end)`, `MyPool.async(fn -> ... end)`: run elsewhere.
+    if (target && /(^|[._])(spawn|async|start_child|start_link|start)(_\w+)?$/.test(target.text)) return false;
   }
   return true;
 }
@@ -307,4 +270,114 @@ export function codeBlocking(
 /** How serious a wait is: network, database, sleeps and other processes; local disk; the own mailbox. */
 export function evidenceWeight(call: BlockingCall): 'wait' | 'disk' | 'mailbox' {
   return call.category === 'receive' ? 'mailbox' : call.category === 'file' ? 'disk' : 'wait';
+}
+
+/** The timeout the wait is bounded by: the call's own, else its library's default. */
+export function waitTimeout(call: BlockingCall): ResolvedTimeout | undefined {
+  return call.site && call.lib ? timeoutOf(call.site, call.lib) : undefined;
+}
+
+/** What the wait costs, for messages: `a database query`, `a sleep of 2 s`, `a receive with no timeout`. */
+export function costOf(call: BlockingCall): string {
+  if (call.category === 'receive') {
+    const after = receiveTimeout(call);
+    if (!after) return 'a receive with no timeout';
+    const ms = parseTimeout(after);
+    return `a receive bounded by its own timeout (${typeof ms === 'number' ? formatMs(ms) : after})`;
+  }
+  if (call.category === 'sleep') {
+    const t = waitTimeout(call);
+    return !t ? 'a sleep' : t.value === undefined ? `a sleep of ${t.text}` : `a sleep of ${t.value === 'infinity' ? 'forever' : describeTimeout(t)}`;
+  }
+  return call.lib?.cost ?? 'a blocking call';
+}
+
+/** `Sequin.Repo.insert_all (a database query, 15 s default timeout)`. */
+export function describeWait(call: BlockingCall): string {
+  const t = call.category === 'sleep' ? undefined : waitTimeout(call);
+  const shown = describeTimeout(t);
+  const bound = !t ? '' : shown === 'no timeout' ? ', no timeout' : `, ${t.from === 'call' ? 'timeout' : 'default timeout'} ${shown}`;
+  return `${describeBlocking(call)} (${costOf(call)}${bound})`;
+}
+
+/** Only the waits on the normal path, or all of them when every one is on a rare path. */
+export function normalFirst(calls: BlockingCall[]): { calls: BlockingCall[]; rare: boolean } {
+  const normal = calls.filter((c) => c.path.kind === 'normal');
+  return normal.length ? { calls: normal, rare: false } : { calls, rare: calls.length > 0 };
+}
+
+/** ` It only happens after {:error, _} (a rare path), so it is reported at low.` */
+export function rarePathNote(calls: BlockingCall[]): string {
+  const why = calls[0]?.path.why;
+  return ` It only waits on a rare path (${why ?? 'error or retry'}), not on every call, so it is reported as low.`;
+}
+
+/** The clause patterns of a `receive`, and its `after` timeout text. */
+function receiveParts(node: SyntaxNode): { patterns: string[]; after?: string } {
+  const block = doBlock(node);
+  if (!block) {
+    // `receive do: ({:EXIT, ^pid, _} -> :ok)`: the keyword form.
+    const patterns = node
+      .descendantsOfType('stab_clause')
+      .filter((c) => ownReceive(c) === node.id)
+      .map((c) => c.childForFieldName('left')?.text.trim() ?? '');
+    return { patterns };
+  }
+  const patterns = stabClauses(block).map((c) => c.childForFieldName('left')?.text.trim() ?? '');
+  const after = block.namedChildren.find((c) => c.type === 'after_block');
+  return { patterns, after: after ? stabClauses(after)[0]?.childForFieldName('left')?.text.trim() : undefined };
+}
+
+function ownReceive(n: SyntaxNode): number | undefined {
+  for (let p = n.parent; p; p = p.parent) if (p.type === 'call' && callIdentifier(p) === 'receive') return p.id;
+  return undefined;
+}
+
+/**
+ * `start_utility(sup, %{owner: self()})` then `receive do: ({:ets, ets} -> ets)`: a handshake with a
+ * process it just started and told where to answer, which sends as soon as it runs.
+ */
+export function isHandshake(call: BlockingCall): boolean {
+  if (call.category !== 'receive' || receiveTimeout(call)) return false;
+  for (let n: SyntaxNode | null = call.node; n?.parent; n = n.parent) {
+    const siblings = n.parent.namedChildren;
+    const i = siblings.findIndex((x) => x.id === n!.id);
+    const before = siblings.slice(0, i);
+    // `parent = self()` bound earlier and handed to the process started just before.
+    const selfVars = before.map((s) => /^(\w+)\s*=\s*self\(\)$/.exec(s.text.trim())?.[1]).filter((v): v is string => !!v);
+    const hands = (t: string) => /\bself\(\)/.test(t) || selfVars.some((v) => new RegExp(`\\b${v}\\b`).test(t));
+    if (before.some((s) => /\b(start\w*|spawn\w*)\(/.test(s.text) && hands(s.text))) return true;
+    if (n.parent.type === 'call' && /^defp?$/.test(callIdentifier(n.parent) ?? '')) return false;
+  }
+  return false;
+}
+
+/**
+ * `receive {:DOWN, ^ref, ...}` / `{:EXIT, pid, _}`: waiting for a monitored or linked process to end
+ * (the shutdown protocol supervisors and owners follow), not for work.
+ */
+export function isExitWait(call: BlockingCall): boolean {
+  if (call.category !== 'receive') return false;
+  const { patterns } = receiveParts(call.node);
+  const exit = (p: string) => /^\{\s*:(DOWN|EXIT)\b/.test(p);
+  // A kill timer's message may be waited for alongside (`{:timeout, ^timer, :kill}`).
+  return patterns.some(exit) && patterns.every((p) => exit(p) || /^\{\s*:timeout\b/.test(p));
+}
+
+/**
+ * A `receive ... after T` bounded by its own timeout (T as written), or by a timer the same function
+ * arms with `Process.send_after` before waiting (`a timer it sets`).
+ */
+export function receiveTimeout(call: BlockingCall): string | undefined {
+  if (call.category !== 'receive') return undefined;
+  const after = receiveParts(call.node).after;
+  if (after) return after;
+  for (let n = call.node.parent; n; n = n.parent)
+    if (n.type === 'call' && /^defp?$/.test(callIdentifier(n) ?? '')) return /\bsend_after\(/.test(n.text) ? 'a timer it sets' : undefined;
+  return undefined;
+}
+
+/** `Task.yield(task, timeout)` / `Task.yield_many(tasks, timeout)`: a wait bounded by the call's own timeout, the caller handles what is left. */
+export function isBoundedYield(call: BlockingCall): boolean {
+  return call.category === 'task-wait' && /^Task\.yield/.test(call.what) && waitTimeout(call)?.from === 'call';
 }

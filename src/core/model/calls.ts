@@ -397,7 +397,9 @@ export function syncCallsOf(fn: FunctionDef, project: ProjectIndex): SyncCall[] 
   try {
     for (const clause of fn.clauses) {
       if (!clause.body) continue;
-      out.push(...syncCallsIn(clause.body, clause.calls, clauseScope(clause), project, fn, 0));
+      const calls = syncCallsIn(clause.body, clause.calls, clauseScope(clause), project, fn, 0);
+      // `defp notify([pid | rest]) do ... notify(rest) end` iterates like Enum.each.
+      out.push(...(recursesOnTail(clause) ? calls.map((c) => ({ ...c, loop: true })) : calls));
       if (out.length >= MAX_CALLS) break;
     }
   } finally {
@@ -708,4 +710,36 @@ export function localCallers(fn: FunctionDef, project: ProjectIndex): Array<{ fn
       }
     }
   return out;
+}
+
+/**
+ * How long callers of a `handle_call/3` clause wait: the timeout of the call in this module's own API
+ * that sends a request the clause answers (`def fetch(k), do: GenServer.call(__MODULE__, {:fetch, k}, 30_000)`).
+ */
+export function callerTimeout(clause: Clause, requestParam = 0): { via: FunctionDef; timeout?: SyntaxNode } | undefined {
+  const pattern = clause.params[requestParam];
+  if (!pattern || isCatchAllPattern(pattern)) return undefined;
+  for (const fn of clause.fn.module.functions.values()) {
+    if (fn.isCallback) continue;
+    for (const c of fn.clauses)
+      for (const site of c.calls) {
+        const spec = SYNC_PRIMITIVES[siteName(site)];
+        if (!spec || site.capture || site.arity < 2) continue;
+        const request = site.args[spec.request];
+        if (request && requestMatch(pattern, request) === 'yes') return { via: fn, timeout: spec.timeout !== undefined ? site.args[spec.timeout] : undefined };
+      }
+  }
+  return undefined;
+}
+
+/** A clause that takes `[head | tail]` and calls its own function again with `tail`: explicit iteration. */
+export function recursesOnTail(clause: Clause): boolean {
+  const tails = clause.params
+    .map((p) => /^\[\s*[\w{}%:, ]+\|\s*(\w+)\s*\]$/.exec(p.text.trim())?.[1])
+    .filter((t): t is string => !!t && t !== '_');
+  if (!tails.length) return false;
+  const fn = clause.fn;
+  return clause.calls.some(
+    (s) => s.name === fn.name && (!s.module || s.module === fn.module.name) && !s.capture && s.args.some((a) => tails.includes(a.text.trim())),
+  );
 }

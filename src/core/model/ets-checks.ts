@@ -194,7 +194,9 @@ function classify(check: Act, write: Act, guards: Guarding[], taint: Taint): Idi
   if (!guards.length && !dataDep) return undefined;
   // Through a write helper only the clear idioms are trusted: what it writes is not visible here.
   if (write.via) {
-    if (write.op === 'update_counter' && (compare || guards.length)) return 'counter';
+    // An atomic update_counter in the branch that found the key is no race by itself: the check only
+    // picked the branch. It is a counter race when a comparison on the read value decides.
+    if (write.op === 'update_counter' && (compare || (!!check.via && guards.length > 0))) return 'counter';
     return branch === 'miss' && write.op === 'insert' ? 'insert-if-absent' : undefined;
   }
   if (check.op === 'info') return write.op === 'insert' && (compare || guards.length) ? 'size-check' : undefined;
@@ -204,7 +206,7 @@ function classify(check: Act, write: Act, guards: Guarding[], taint: Taint): Idi
       return compare || (dataDep && arithmetic) || (!!check.via && guards.length > 0) ? 'counter' : undefined;
     case 'insert':
       if (arithmetic) return 'counter';
-      if (branch === 'miss' && !dataDep) return 'insert-if-absent';
+      if (branch === 'miss' && !dataDep) return cacheFill(write) ? undefined : 'insert-if-absent';
       if (dataDep) return 'read-modify-write';
       if (branch === 'hit') return 'update-if-present';
       if (compare) return 'read-modify-write';
@@ -233,3 +235,26 @@ export function hasArithmeticOn(node: SyntaxNode, taint: Taint): boolean {
   return false;
 }
 
+/**
+ * A cache fill on a miss: `[] -> value = compute(); :ets.insert(t, {key, value}); value`. The inserted
+ * value is what this branch returns, computed from the key alone, so two processes that both miss
+ * store equivalent values: duplicate work, not a lost write.
+ */
+function cacheFill(write: Act): boolean {
+  const record = write.call.args[1];
+  if (!record || record.type !== 'tuple') return false;
+  const stmt = statementOf(write.node);
+  const block = stmt?.parent;
+  if (!stmt || !block) return false;
+  const stmts = codeChildren(block).filter((c) => !c.type.endsWith('_block') && c.type !== 'stab_clause');
+  const last = stmts[stmts.length - 1];
+  if (!last || last.id === stmt.id || last.type !== 'identifier') return false;
+  return codeChildren(record).slice(1).some((el) => el.type === 'identifier' && el.text === last.text);
+}
+
+/** The statement (a direct child of a block or stab body) holding `node`. */
+function statementOf(node: SyntaxNode): SyntaxNode | undefined {
+  for (let n: SyntaxNode | null = node; n?.parent; n = n.parent)
+    if (['body', 'do_block', 'else_block'].includes(n.parent.type)) return n;
+  return undefined;
+}

@@ -217,7 +217,7 @@ function fieldInParams(name: string, clause: Clause): string | undefined {
 }
 
 /** `table()` / `Mod.table()` where that function's only clause returns a literal atom. */
-function zeroArityAtom(project: ProjectIndex, call: SyntaxNode, mod: ModuleDef): string | undefined {
+export function zeroArityAtom(project: ProjectIndex, call: SyntaxNode, mod: ModuleDef): string | undefined {
   const hasArgs = call.namedChildren.find((c) => c.type === 'arguments');
   if (hasArgs && codeChildren(hasArgs).length) return undefined;
   const target = call.childForFieldName('target');

@@ -9,13 +9,19 @@
 import type { SyntaxNode } from '../parse.js';
 import { binaryOperator, callArguments, callIdentifier, codeChildren } from '../query.js';
 import type { ProjectOp } from './ets-records.js';
-import type { Clause } from './module.js';
+import type { Clause, ModuleDef } from './module.js';
 import type { ProjectIndex } from './project.js';
 import { constInt, timeSignature, timeValue, type TimeValue } from './time.js';
 import { unparen, valueOrigins } from './values.js';
 
 /** How far back a reader reads: in windows (bucket times) or in the record's time unit (write times). */
-export type Reach = { back: number; op: ProjectOp } | { unknown: string; op: ProjectOp };
+export type Reach = { back: number; op: ProjectOp; attr?: Attr } | { unknown: string; op: ProjectOp };
+
+/** The look-back as the reader writes it, when it is a module attribute (`now - @period_ms`). */
+export interface Attr {
+  text: string;
+  module: ModuleDef;
+}
 
 const BY_KEY = new Set(['lookup', 'lookup_element', 'member']);
 const BY_SPEC = new Set(['select', 'select_count', 'select_reverse']);
@@ -32,7 +38,7 @@ export function readReach(op: ProjectOp, time: TimeValue, path: number[], keyInd
     if (path[0] !== keyIndex) return { unknown: `${name} reads entries by a key that does not hold the time, whatever their age`, op };
     const leaf = descend(op.site.args[1], path.slice(1), op.clause, project);
     if (!leaf) return { unknown: `the key ${name} reads (\`${oneLine(op.site.args[1]?.text ?? '?')}\`) is not a tuple the rule can follow to the time`, op };
-    const back = reachOf(leaf.node, leaf.clause, ctx, 4);
+    const back = reachOf(leaf.node, leaf.clause, ctx, 10);
     return back === undefined ? { unknown: `the time in the key ${name} reads, \`${oneLine(leaf.node.text)}\`, is not the current time minus a constant`, op } : { back, op };
   }
   if (BY_SPEC.has(op.op) && op.site.arity === 2) return specReach(op, path, ctx, name);
@@ -40,7 +46,7 @@ export function readReach(op: ProjectOp, time: TimeValue, path: number[], keyInd
     const leaf = descend(op.site.args[1], path, op.clause, project);
     const node = leaf && unparen(leaf.node);
     if (!node || isMatchVariable(node)) return { unknown: `${name} matches entries of any age`, op };
-    const back = reachOf(node, leaf.clause, ctx, 4);
+    const back = reachOf(node, leaf.clause, ctx, 10);
     return back === undefined ? { unknown: `the time ${name} matches, \`${oneLine(node.text)}\`, is not the current time minus a constant`, op } : { back, op };
   }
   return { unknown: `${name} reads entries whatever their age`, op };
@@ -57,6 +63,7 @@ function specReach(op: ProjectOp, path: number[], ctx: Ctx, name: string): Reach
   const spec = op.site.args[1] && unparen(op.site.args[1]);
   if (spec?.type !== 'list') return { unknown: `${name} takes a match spec built elsewhere (\`${oneLine(op.site.args[1]?.text ?? '?')}\`)`, op };
   let back = 0;
+  let attr: Attr | undefined;
   for (const clause of codeChildren(spec)) {
     const [head, guards] = clause.type === 'tuple' ? codeChildren(clause) : [];
     if (!head || !guards) return { unknown: `${name} has a match spec clause the rule cannot read`, op };
@@ -66,15 +73,32 @@ function specReach(op: ProjectOp, path: number[], ctx: Ctx, name: string): Reach
     let reach: number | undefined;
     if (isMatchVariable(node)) {
       // Lower bounds on the variable in the guards: the tightest one decides.
-      const bounds = lowerBounds(node.text, guards).map((b) => reachOf(b, op.clause, ctx, 4));
+      const nodes = lowerBounds(node.text, guards);
+      const bounds = nodes.map((b) => reachOf(b, op.clause, ctx, 10));
       const known = bounds.filter((b): b is number => b !== undefined);
       if (!known.length) return { unknown: `${name} matches entries of any age (no guard bounds \`${node.text}\` from below by the current time)`, op };
       reach = Math.min(...known);
-    } else reach = reachOf(node, leaf!.clause, ctx, 4);
+      const spec = codeChildren(unparen(op.site.args[1]!)).length === 1 && known.length === 1;
+      if (spec) attr = attrOf(nodes[bounds.indexOf(reach)], op.clause, ctx);
+    } else reach = reachOf(node, leaf!.clause, ctx, 10);
     if (reach === undefined) return { unknown: `the time ${name} matches, \`${oneLine(node.text)}\`, is not the current time minus a constant`, op };
     back = Math.max(back, reach);
   }
-  return { back, op };
+  return { back, op, attr };
+}
+
+/** `now - @period_ms` (through variables): the attribute, when the rest is the current time. */
+function attrOf(node: SyntaxNode, clause: Clause, ctx: Ctx, depth = 4): Attr | undefined {
+  const n = unparen(node);
+  if (n.type === 'identifier' && depth > 0) {
+    const origins = valueOrigins(n.text, clause, n.startIndex, ctx.project);
+    return origins?.length === 1 ? attrOf(origins[0].node, origins[0].clause, ctx, depth - 1) : undefined;
+  }
+  if (binaryOperator(n) !== '-') return undefined;
+  const right = unparen(n.childForFieldName('right')!);
+  if (right.type !== 'unary_operator' || right.child(0)?.type !== '@') return undefined;
+  if (reachOf(n.childForFieldName('left')!, clause, ctx, 10) !== 0) return undefined;
+  return { text: right.text, module: clause.fn.module };
 }
 
 /** `:_` or `:"$1"`: matches any value. */

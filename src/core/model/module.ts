@@ -97,6 +97,12 @@ export interface SourceFile {
 export interface FileModel extends SourceFile {
   tree: Tree;
   modules: ModuleDef[];
+  /**
+   * Code a `defmacro __using__` injects into the modules that `use` it (`quote do ... end`), read as a
+   * module of its own (`Mod.__using__`) when it defines process callbacks or a `mount/2` start hook.
+   * Kept apart from `modules`: only rules that ask for it look at it, and nothing rewrites it.
+   */
+  injected?: ModuleDef[];
 }
 
 const KIND_BY_BEHAVIOUR: Record<string, ModuleKind> = {
@@ -179,9 +185,10 @@ const SPECIAL_FORMS = new Set([
 ]);
 
 export function buildFileModel(source: SourceFile, tree: Tree): FileModel {
-  const file: FileModel = { ...source, tree, modules: [] };
+  const file: FileModel = { ...source, tree, modules: [], injected: [] };
   collectModules(file, tree.rootNode, undefined);
   for (const mod of file.modules) computeContexts(mod);
+  for (const mod of file.modules) collectInjected(file, mod);
   return file;
 }
 
@@ -213,6 +220,40 @@ function collectModules(file: FileModel, container: SyntaxNode, parent: ModuleDe
     };
     file.modules.push(mod);
     readModuleBody(file, mod);
+  }
+}
+
+/** `defmacro __using__(opts) do quote do use GenServer ... end end`: the quoted module body. */
+function collectInjected(file: FileModel, mod: ModuleDef): void {
+  const using = mod.functions.get('__using__/1');
+  if (!using || using.kind !== 'defmacro') return;
+  for (const clause of using.clauses) {
+    if (!clause.body) continue;
+    for (const q of [clause.body, ...clause.body.descendantsOfType('call')]) {
+      if (q.type !== 'call' || callIdentifier(q) !== 'quote') continue;
+      const body = doBlock(q);
+      if (!body) continue;
+      const injected: ModuleDef = {
+        file,
+        name: `${mod.name}.__using__`,
+        node: q,
+        body,
+        parent: mod,
+        kinds: new Set(),
+        uses: new Map(),
+        aliases: new Map(mod.aliases),
+        attributes: new Map(),
+        usesImpl: false,
+        functions: new Map(),
+      };
+      const before = file.modules.length;
+      readModuleBody(file, injected);
+      // Modules defined inside the quote are not this module's; leave them out.
+      file.modules.splice(before);
+      if (!isProcessModule(injected) && !injected.functions.has('mount/2')) continue;
+      computeContexts(injected);
+      file.injected!.push(injected);
+    }
   }
 }
 
@@ -485,8 +526,15 @@ export function localTarget(site: CallSite, mod: ModuleDef): FunctionDef | undef
 export function serverCallbacks(mod: ModuleDef): Set<string> {
   const keys = new Set<string>();
   for (const kind of mod.kinds) for (const key of SERVER_CALLBACKS[kind] ?? []) keys.add(key);
+  // gen_statem with `callback_mode :state_functions`: each state is a `def state(event_type, content, data)`.
+  if (mod.kinds.has('gen_statem'))
+    for (const fn of mod.functions.values())
+      if (fn.arity === 3 && fn.kind === 'def' && fn.clauses.some((c) => STATEM_EVENT.test(c.params[0]?.text.trim() ?? ''))) keys.add(`${fn.name}/3`);
   return keys;
 }
+
+/** The event types a gen_statem state function takes first. */
+const STATEM_EVENT = /^(\{\s*:call\s*,|:cast$|:info$|:internal$|:enter$|:state_timeout$|:timeout$|\{\s*:timeout\s*,)/;
 
 export function isProcessModule(mod: ModuleDef): boolean {
   return PROCESS_KINDS.some((k) => mod.kinds.has(k));

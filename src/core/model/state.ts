@@ -23,6 +23,8 @@ export interface FieldWrite {
   clause: Clause;
   /** For growth: `prepend`, `append`, `keyed insert`, `queue in`, `set insert`, `merge`. */
   how?: string;
+  /** For a keyed or set insert: the key (or element) added, when the code shows it. */
+  key?: SyntaxNode;
 }
 
 const SHRINKS =
@@ -65,7 +67,7 @@ export function fieldWrites(mod: ModuleDef): FieldWrite[] {
           if (path.keyed) {
             // put_in(state.f[key], v): a keyed insert unless the key is a literal.
             const kind: WriteKind = path.literalKey ? 'set' : target === 'put_in' ? 'grow' : 'set';
-            out.push({ field: path.field, kind, value: all[1], node, clause, how: kind === 'grow' ? 'keyed insert' : undefined });
+            out.push({ field: path.field, kind, value: all[1], node, clause, how: kind === 'grow' ? 'keyed insert' : undefined, key: accessKey(all[0]) });
           } else out.push(classify(path.field, all[1], node, clause, target === 'put_in' ? 'value' : 'fun'));
         }
       }
@@ -163,7 +165,7 @@ function classify(field: string, value: SyntaxNode, node: SyntaxNode, clause: Cl
     else return write('set');
   }
   const growth = growthOf(v, field, clause, fnParam);
-  if (growth) return write('grow', growth);
+  if (growth) return { ...write('grow', growth), key: insertedKey(v) };
   // A local helper given the field: look at what it returns.
   if (v.type === 'call' && callIdentifier(v) && !['if', 'case', 'cond', 'with'].includes(callIdentifier(v)!)) {
     const args = codeChildren(v.namedChildren.find((c) => c.type === 'arguments') ?? v);
@@ -232,4 +234,20 @@ export function removedSomewhere(mod: ModuleDef, field: string): boolean {
     `\\b(pop_in|get_and_update_in|Map\\.(delete|drop|pop|pop_lazy|reject|filter|split|take)|List\\.(delete|delete_at|pop_at)|MapSet\\.(delete|difference|filter|reject)|Enum\\.(reject|filter|take|drop|split_with)|:queue\\.(out|drop|out_r|filter)|Keyword\\.(delete|drop|pop))\\(\\s*[a-z_]\\w*\\.${field}\\b`,
   );
   return uniqueFunctions(mod).some((fn) => fn.clauses.some((c) => !!c.body && removal.test(c.body.text)));
+}
+
+/** `state.f[key]` → key. */
+function accessKey(node: SyntaxNode): SyntaxNode | undefined {
+  return node.type === 'access_call' ? codeChildren(node)[1] : undefined;
+}
+
+/** The key of `Map.put(m, key, v)` / `Map.update(m, key, ..)` / the element of `MapSet.put(s, x)`, through pipes. */
+function insertedKey(v: SyntaxNode): SyntaxNode | undefined {
+  const piped = binaryOperator(v) === '|>';
+  const n = piped ? v.childForFieldName('right')! : v;
+  if (n.type !== 'call') return undefined;
+  const target = n.childForFieldName('target')?.text ?? '';
+  if (!/^(Map\.(put|put_new|update)|MapSet\.put)$/.test(target)) return undefined;
+  const args = codeChildren(n.namedChildren.find((c) => c.type === 'arguments') ?? n);
+  return piped ? args[0] : args[1];
 }
